@@ -1,0 +1,50 @@
+"""The typer application and the error boundary every command runs inside.
+
+Commands live one group per module beside this one and register on `app`; each parses
+its arguments, calls the Python API and renders the result, nothing more.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from nnstudy.errors import NNStudyError
+
+app = typer.Typer(
+    name="nnstudy",
+    help="Build, check, train and compare small neural networks, reproducibly and fast.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+console = Console()
+err_console = Console(stderr=True)
+
+_state = {"debug": False}
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback on errors."),
+) -> None:
+    _state["debug"] = debug
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `nnstudy` console script: exit code 2 and one line on bad input."""
+    # Import the command modules so that they register on `app`.
+    from nnstudy.cli import commands  # noqa: F401
+
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        app(args=argv, prog_name="nnstudy")
+    except NNStudyError as exc:
+        if debug:
+            raise
+        err_console.print(f"error: {exc}", style="red", highlight=False, markup=False)
+        raise SystemExit(2) from None

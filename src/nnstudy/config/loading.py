@@ -1,0 +1,94 @@
+"""YAML loading, `--set a.b=c` overrides, and validation errors that name the key path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from nnstudy.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_yaml(path: str | Path) -> Any:
+    """Read a YAML file with `yaml.safe_load`; a missing or malformed file is a ConfigError."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}:{where}: invalid YAML: {problem}") from None
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Split `a.b=value` into the dotted key and the value parsed as YAML (`0.1`, `[1,2]`)."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. train.lr=0.01")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key, value
+
+
+def set_dotted(config: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    """Return a copy of `config` with the dotted `key` set to `value` (parents created)."""
+    out = dict(config)
+    head, _, rest = key.partition(".")
+    if not rest:
+        out[head] = value
+        return out
+    child = out.get(head)
+    if child is None:
+        child = {}
+    elif not isinstance(child, Mapping):
+        raise ConfigError(f"{key}: {head!r} holds {child!r}, not a mapping with keys")
+    out[head] = set_dotted(dict(child), rest, value)
+    return out
+
+
+def apply_overrides(config: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """Apply `--set KEY=VALUE` strings in order to a plain config dict."""
+    for text in overrides:
+        key, value = parse_override(text)
+        config = set_dotted(config, key, value)
+    return config
+
+
+def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
+    """The first error of a pydantic ValidationError as one line: `key.path: message`."""
+    err = exc.errors(include_url=False)[0]
+    parts = [str(p) for p in err["loc"] if not str(p).startswith("function-")]
+    path = ".".join(([prefix] if prefix else []) + parts) or prefix or "config"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    inp = err.get("input")
+    if err["type"] in {"literal_error", "enum"}:
+        expected = err.get("ctx", {}).get("expected", "")
+        msg = f"{inp!r} is not one of {expected.replace(chr(39), '').replace(' or ', ', ')}"
+    elif err["type"] not in {"extra_forbidden", "missing", "value_error"} and inp is not None:
+        msg = f"{msg} (got {inp!r})"
+    return f"{path}: {msg}"
+
+
+def validate(model: type[M], data: Any, prefix: str = "") -> M:
+    """Validate `data` as `model`; a failure is a ConfigError naming the key path."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, prefix)) from None
