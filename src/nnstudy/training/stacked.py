@@ -1,0 +1,229 @@
+"""G models of one architecture as one: parameters stacked along a leading model axis.
+
+`StackedModel(modules)` holds every parameter as a tensor [G, ...] and computes the G
+forward passes at once. For models built from specs (`SpecNet`) it runs explicit batched
+ops, layer by layer:
+
+- linear: y[g] = x[g] @ W[g]^T + b[g] as one `baddbmm` over the model axis;
+- conv: the G models' channels side by side, x as [B, G*C, H, W], one grouped conv
+  (groups = G * groups); pooling, batch norm (per-channel, so per model) and activations
+  work on that layout unchanged;
+- a batch shared by all models (evaluation) enters the first layer without copies:
+  one matmul against all G weight matrices, or one conv with G*O filters.
+
+Any other nn.Module is run through `torch.func.vmap` over `functional_call`. Either way
+the models stay independent: the loss is the sum of the G models' losses, so the gradient
+of each model's parameters is that model's own.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from nnstudy.models.build import SpecNet
+from nnstudy.models.layers import LinearActivation
+
+_ELEMENTWISE = (
+    nn.Identity, nn.Sigmoid, nn.Tanh, nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, LinearActivation,
+)
+_SUPPORTED = (
+    nn.Linear, nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Flatten,
+    nn.Dropout, nn.BatchNorm1d, nn.BatchNorm2d, nn.Softmax, nn.LogSoftmax, *_ELEMENTWISE,
+)
+
+
+def _is_explicit(module: nn.Module) -> bool:
+    return isinstance(module, SpecNet) and all(
+        isinstance(child, _SUPPORTED) for child in module.children()
+    )
+
+
+class StackedModel:
+    """G models of the same architecture, trained and evaluated at once.
+
+    Args:
+        modules: G modules with the same parameter names and shapes (each with its own
+            initial weights).
+
+    Attributes:
+        params: name -> Tensor [G, ...] (leaf tensors that require grad).
+        buffers: name -> Tensor [G, ...] (batch-norm running statistics).
+    """
+
+    def __init__(self, modules: Sequence[nn.Module]) -> None:
+        if not modules:
+            raise ValueError("StackedModel needs at least one module")
+        self.G = len(modules)
+        self.template = modules[0]
+        names = [n for n, _ in self.template.named_parameters()]
+        self.params: dict[str, Tensor] = {}
+        for name in names:
+            stacked = torch.stack([dict(m.named_parameters())[name].detach() for m in modules])
+            self.params[name] = stacked.clone().requires_grad_(True)
+        self.buffers: dict[str, Tensor] = {
+            name: torch.stack([dict(m.named_buffers())[name] for m in modules]).clone()
+            for name, _ in self.template.named_buffers()
+        }
+        self.explicit = _is_explicit(self.template)
+        self.training = True
+        self.record: dict[str, Tensor] | None = None
+        if not self.explicit:
+            self._meta = copy.deepcopy(self.template).to("meta")
+
+    # -- state ------------------------------------------------------------------------
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> StackedModel:
+        for d in (self.params,):
+            for k, v in d.items():
+                d[k] = v.detach().to(device=device, dtype=dtype).requires_grad_(True)
+        for k, v in self.buffers.items():
+            if v.is_floating_point():
+                self.buffers[k] = v.to(device=device, dtype=dtype)
+            else:
+                self.buffers[k] = v.to(device=device)
+        return self
+
+    def state_dict(self, g: int) -> dict[str, Tensor]:
+        """The state dict of model `g`, with the template's keys (loads into it)."""
+        out = {k: v[g].detach().clone().cpu() for k, v in self.params.items()}
+        out.update({k: v[g].clone().cpu() for k, v in self.buffers.items()})
+        template_keys = list(self.template.state_dict().keys())
+        return {k: out[k] for k in template_keys}
+
+    def module(self, g: int) -> nn.Module:
+        """A fresh nn.Module holding model `g`'s weights."""
+        m = copy.deepcopy(self.template).cpu()
+        m.load_state_dict(self.state_dict(g))
+        return m
+
+    def weight_names(self) -> list[str]:
+        """Parameters that are weights (not biases nor batch-norm shifts): the L2 term's."""
+        modules = dict(self.template.named_modules())
+        out = []
+        for name in self.params:
+            owner, _, leaf = name.rpartition(".")
+            mod = modules.get(owner)
+            if leaf == "weight" and isinstance(mod, nn.Linear | nn.Conv2d):
+                out.append(name)
+        return out
+
+    # -- forward ----------------------------------------------------------------------
+    def __call__(self, x: Tensor, shared: bool = False) -> Tensor:
+        """Logits [G, B, K] for inputs x [G, B, ...], or x [B, ...] when `shared`."""
+        if self.explicit:
+            return self._forward_explicit(x, shared)
+        return self._forward_vmap(x, shared)
+
+    def _forward_vmap(self, x: Tensor, shared: bool) -> Tensor:
+        from torch.func import functional_call, vmap
+
+        def one(p, b, xb):
+            return functional_call(self._meta, (p, b), (xb,))
+
+        self._meta.train(self.training)
+        in_dims = (0, 0, None if shared else 0)
+        return vmap(one, in_dims=in_dims, randomness="different")(self.params, self.buffers, x)
+
+    def _forward_explicit(self, x: Tensor, shared: bool) -> Tensor:
+        G = self.G
+        # Layouts: "flat" [G, B, D]; "image" [B, G*C, H, W]; a batch shared by all models
+        # (evaluation) has no model axis: "shared_flat" [B, D] or "shared" [B, C, H, W].
+        if shared:
+            layout = "shared_flat" if x.dim() == 2 else "shared"
+            h = x
+        elif x.dim() == 3:
+            layout, h = "flat", x
+        else:
+            B = x.shape[1]
+            layout, h = "image", x.transpose(0, 1).reshape(B, G * x.shape[2], *x.shape[3:])
+        for name, mod in self.template.named_children():
+            p = self.params
+            if isinstance(mod, nn.Linear):
+                w = p[f"{name}.weight"]
+                b = p.get(f"{name}.bias")
+                if layout == "shared_flat":
+                    # one matmul against all G weight matrices: [B, D] @ [D, G*O]
+                    y = h @ w.reshape(G * w.shape[1], w.shape[2]).t()
+                    h = y.view(h.shape[0], G, w.shape[1]).transpose(0, 1)
+                    if b is not None:
+                        h = h + b.unsqueeze(1)
+                elif b is not None:
+                    h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+                else:
+                    h = torch.bmm(h, w.transpose(1, 2))
+                layout = "flat"
+            elif isinstance(mod, nn.Conv2d):
+                w = p[f"{name}.weight"]
+                b = p.get(f"{name}.bias")
+                wf = w.reshape(G * w.shape[1], *w.shape[2:])
+                bf = b.reshape(-1) if b is not None else None
+                if layout == "shared" and mod.groups > 1:
+                    h, layout = h.repeat(1, G, 1, 1), "image"
+                groups = mod.groups if layout == "shared" else mod.groups * G
+                h = F.conv2d(h, wf, bf, mod.stride, mod.padding, mod.dilation, groups)
+                layout = "image"
+            elif isinstance(mod, nn.Flatten):
+                if layout == "image":
+                    B = h.shape[0]
+                    h = h.reshape(B, G, -1).transpose(0, 1)
+                elif layout == "shared":
+                    h = h.reshape(h.shape[0], -1)
+                    layout = "shared_flat"
+                    continue
+                layout = "flat"
+            elif isinstance(mod, nn.BatchNorm1d | nn.BatchNorm2d):
+                h, layout = self._batchnorm(name, mod, h, layout)
+            elif isinstance(mod, nn.Dropout):
+                h = F.dropout(h, mod.p, self.training)
+            elif isinstance(mod, nn.Softmax | nn.LogSoftmax):
+                h = mod(h)
+            else:  # pools and element-wise activations act on any layout unchanged
+                h = mod(h)
+                if self.record is not None and isinstance(mod, nn.ReLU):
+                    self.record[name] = self._per_model(h, layout)
+        if layout in {"shared", "shared_flat"}:  # a model of no parameters
+            h = h.unsqueeze(0).expand(G, *h.shape)
+        return h
+
+    def _per_model(self, h: Tensor, layout: str) -> Tensor:
+        """Activations as [G, B, units]."""
+        if layout == "image":
+            B = h.shape[0]
+            return h.reshape(B, self.G, -1).transpose(0, 1)
+        return h
+
+    def _batchnorm(self, name: str, mod: nn.Module, h: Tensor, layout: str) -> tuple[Tensor, str]:
+        G = self.G
+        if layout in {"shared", "shared_flat"}:
+            h = h.unsqueeze(0).expand(G, *h.shape) if layout == "shared_flat" else h.repeat(
+                1, G, 1, 1)
+            layout = "flat" if layout == "shared_flat" else "image"
+        w = self.params.get(f"{name}.weight")
+        b = self.params.get(f"{name}.bias")
+        rm = self.buffers.get(f"{name}.running_mean")
+        rv = self.buffers.get(f"{name}.running_var")
+        flat = lambda t: t.reshape(-1) if t is not None else None  # noqa: E731
+        if layout == "flat":  # [G, B, D] -> [B, G*D]
+            B = h.shape[1]
+            y = F.batch_norm(h.transpose(0, 1).reshape(B, -1), flat(rm), flat(rv), flat(w),
+                             flat(b), self.training, mod.momentum, mod.eps)
+            y = y.view(B, G, -1).transpose(0, 1)
+        else:
+            y = F.batch_norm(h, flat(rm), flat(rv), flat(w), flat(b), self.training,
+                             mod.momentum, mod.eps)
+        # F.batch_norm updated the running statistics in place through the flat views.
+        tracked = self.buffers.get(f"{name}.num_batches_tracked")
+        if tracked is not None and self.training:
+            tracked += 1
+        return y, layout
+
+    def train(self, mode: bool = True) -> StackedModel:
+        self.training = mode
+        return self
+
+    def eval(self) -> StackedModel:
+        return self.train(False)
