@@ -1,0 +1,140 @@
+"""Minibatch gradient descent (plain and with momentum) on the reference engine.
+
+What reports 001 and 002 do by hand in NumPy, with every number visible. Given the same
+initial weights (read with `from_torch`) and the same order of examples per epoch, it
+follows the torch engine's curve to float tolerance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from nnstudy.errors import ConfigError
+from nnstudy.reference.dropout import Dropout
+from nnstudy.reference.losses import get_loss, l2_penalty
+from nnstudy.reference.network import Network
+
+OPTIMIZERS = ("sgd", "momentum")
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    """One row of metrics.csv: epoch (from 1), split (train or valid), loss, accuracy."""
+
+    epoch: int
+    split: str
+    loss: float
+    accuracy: float | None
+
+
+def _accuracy(out: np.ndarray, y: np.ndarray, loss: str) -> float | None:
+    if loss == "mse":
+        return None
+    return float((out.argmax(axis=1) == y).mean())
+
+
+def _check(optimizer: str, epochs: int, lr: float, batch_size: int, n: int,
+           permutations: Sequence[np.ndarray] | None) -> None:
+    if optimizer not in OPTIMIZERS:
+        raise ConfigError(f"optimizer: {optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
+    for key, value in (("epochs", epochs), ("lr", lr), ("batch_size", batch_size)):
+        if not value > 0:
+            raise ConfigError(f"{key}: must be > 0, got {value!r}")
+    if permutations is not None:
+        if len(permutations) < epochs:
+            raise ConfigError(f"permutations: {len(permutations)} given for {epochs} epochs")
+        for e, perm in enumerate(permutations[:epochs]):
+            if sorted(np.asarray(perm).tolist()) != list(range(n)):
+                raise ConfigError(f"permutations[{e}]: not a permutation of 0..{n - 1}")
+
+
+def evaluate(network: Network, x: np.ndarray, y: np.ndarray, loss: str = "cross_entropy",
+             batch_size: int = 1024) -> tuple[float, float | None]:
+    """Mean loss and accuracy of `network` in eval mode over (x, y)."""
+    network.eval()
+    loss_fn = get_loss(loss)
+    total, correct, n = 0.0, 0.0, len(x)
+    for start in range(0, n, batch_size):
+        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+        out = network.forward(xb)
+        total += loss_fn(out, yb)[0] * len(xb)
+        acc = _accuracy(out, yb, loss)
+        correct += 0.0 if acc is None else acc * len(xb)
+    return total / n, (None if loss == "mse" else correct / n)
+
+
+def train_numpy(
+    network: Network,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int = 32,
+    optimizer: str = "sgd",
+    momentum: float = 0.9,
+    l2: float = 0.0,
+    loss: str = "cross_entropy",
+    permutations: Sequence[np.ndarray] | None = None,
+    seed: int = 0,
+    x_valid: np.ndarray | None = None,
+    y_valid: np.ndarray | None = None,
+    on_epoch: Callable[[list[EpochMetrics]], None] | None = None,
+) -> list[EpochMetrics]:
+    """Train `network` in place by minibatch gradient descent; return per-epoch metrics.
+
+    For each minibatch B, in the order of the epoch's permutation (the last one may be
+    smaller), with W the weight matrices and kernels (parameters with 2 or more axes):
+        g = dL_B/dtheta + 2 lambda W          (L_B: mean loss over B; lambda = l2)
+        sgd:      theta <- theta - lr g
+        momentum: v <- mu v + g, theta <- theta - lr v   (torch.optim.SGD's form)
+    `permutations[e]` orders the examples of epoch e (pass the torch engine's to replay
+    its run); without it each epoch draws one from numpy's default_rng(seed). Dropout
+    masks come from the same generator. The train row's loss and accuracy are the means
+    over the epoch's minibatches (before each update), data loss only; the valid row is
+    an eval-mode pass after the epoch.
+    """
+    n = len(x_train)
+    _check(optimizer, epochs, lr, batch_size, n, permutations)
+    loss_fn = get_loss(loss)
+    rng = np.random.default_rng(seed)
+    for _, layer in network.layers:
+        if isinstance(layer, Dropout):
+            layer.rng = rng
+    params = network.params()
+    decayed = {k for k, v in params.items() if v.ndim >= 2}
+    velocity = {k: np.zeros_like(v) for k, v in params.items()}
+    history: list[EpochMetrics] = []
+    for epoch in range(1, epochs + 1):
+        order = np.asarray(permutations[epoch - 1]) if permutations is not None else (
+            rng.permutation(n))
+        network.train()
+        total, correct = 0.0, 0.0
+        for start in range(0, n, batch_size):
+            idx = order[start : start + batch_size]
+            xb, yb = x_train[idx], y_train[idx]
+            out = network.forward(xb)
+            value, dout = loss_fn(out, yb)
+            network.backward(dout)
+            total += value * len(idx)
+            acc = _accuracy(out, yb, loss)
+            correct += 0.0 if acc is None else acc * len(idx)
+            grads = network.grads()
+            if l2:
+                _, penalty = l2_penalty({k: params[k] for k in decayed}, l2)
+                grads = {k: g + penalty[k] if k in penalty else g for k, g in grads.items()}
+            for k, g in grads.items():
+                if optimizer == "momentum":
+                    velocity[k] = momentum * velocity[k] + g
+                    g = velocity[k]
+                params[k] -= lr * g
+        rows = [EpochMetrics(epoch, "train", total / n, None if loss == "mse" else correct / n)]
+        if x_valid is not None and y_valid is not None:
+            rows.append(EpochMetrics(epoch, "valid", *evaluate(network, x_valid, y_valid, loss)))
+        history += rows
+        if on_epoch is not None:
+            on_epoch(rows)
+    return history
