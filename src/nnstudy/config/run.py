@@ -1,0 +1,63 @@
+"""A run config: the `data:`, `model:` and `train:` blocks, validated as one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from nnstudy.config.data import DataSpec
+from nnstudy.config.loading import apply_overrides, load_yaml, validate
+from nnstudy.config.model import parse_model_spec
+from nnstudy.config.train import TrainSpec
+from nnstudy.errors import ConfigError
+
+
+class RunSpec(BaseModel):
+    """One training run.
+
+    Example:
+        >>> spec = RunSpec.model_validate({"model": "softmax_regression"})
+        >>> spec.data.name, spec.train.optimizer
+        ('digits', 'sgd')
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str | None = None
+    data: DataSpec = Field(default_factory=DataSpec)
+    model: Any = Field(default_factory=lambda: {"mlp": {}})
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    device: str = "cpu"
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _parse_model(cls, value: Any) -> Any:
+        return parse_model_spec(value).to_config()
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if value not in {"cpu", "cuda", "auto"} and not value.startswith("cuda:"):
+            raise ValueError(f"{value!r} is not one of cpu, cuda, cuda:N, auto")
+        return value
+
+    def to_config(self) -> dict[str, Any]:
+        """The resolved config as plain data (what config.yaml of a run holds)."""
+        return self.model_dump(mode="json")
+
+
+def load_run_spec(source: str | Path | dict[str, Any] | RunSpec,
+                  overrides: list[str] | tuple[str, ...] = ()) -> RunSpec:
+    """A RunSpec from a YAML path, a dict or a RunSpec, with `--set` overrides applied."""
+    if isinstance(source, RunSpec):
+        if not overrides:
+            return source
+        source = source.to_config()
+    raw = load_yaml(source) if isinstance(source, str | Path) else source
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping with data, model, train; got {raw!r}")
+    raw = apply_overrides(dict(raw), overrides)
+    return validate(RunSpec, raw)

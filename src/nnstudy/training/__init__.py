@@ -1,0 +1,1 @@
+"""Training: the batched trainer, optimizers, schedules, early stopping, diagnostics."""

@@ -1,0 +1,187 @@
+"""`nnstudy.train(config)`: one run, trained and written to its run directory.
+
+The run directory holds (DESIGN.md):
+- `config.yaml`: the resolved config (every default filled in);
+- `metrics.csv`: epoch, split, loss, accuracy (epoch 0 is the untrained model);
+- `summary.json`: best epoch, final and best metrics per split, parameters, FLOPs, wall
+  time, status, diagnostics;
+- `model.pt`: the state dict of the best epoch (`torch.load(..., weights_only=True)`).
+
+It is written to a temporary directory beside the target and renamed when complete, so
+an interrupted run leaves no half-written directory.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch import nn
+
+from nnstudy.config.run import RunSpec, load_run_spec
+from nnstudy.training.trainer import TrainedModel, train_group
+
+
+@dataclass
+class RunResult:
+    """The outcome of `nnstudy.train`: metrics, summary, and the best model."""
+
+    spec: RunSpec
+    summary: dict[str, Any]
+    history: list[dict[str, Any]]
+    model: nn.Module
+    out_dir: Path | None = None
+
+    @property
+    def test_accuracy(self) -> float | None:
+        return self.summary["best"].get("test", {}).get("accuracy")
+
+    @property
+    def diagnostics(self) -> list[dict[str, Any]]:
+        return self.summary["diagnostics"]
+
+
+def training_flops(model: nn.Module, input_shape: Sequence[int]) -> dict[str, int] | None:
+    """Forward FLOPs and training FLOPs per sample, from nnstudy.analysis when available."""
+    try:
+        from nnstudy.analysis import inspect
+    except ImportError:
+        return None
+    summary = inspect(model, tuple(input_shape))
+    out = {"forward_flops_per_sample": int(summary.flops)}
+    train_cost = getattr(summary, "training_flops", None)
+    if train_cost is not None:
+        out["training_flops_per_sample"] = int(train_cost)
+    return out
+
+
+def build_summary(trained: TrainedModel, input_shape: Sequence[int], wall_time: float,
+                  flops: dict[str, int] | None, n_train: int) -> dict[str, Any]:
+    """The summary.json of one trained model; training FLOPs = per-sample training cost x
+    training samples x epochs run (evaluation passes not included)."""
+    spec = trained.spec
+    summary: dict[str, Any] = {
+        "name": spec.name,
+        "status": trained.status,
+        "best_epoch": trained.best_epoch,
+        "epochs_run": trained.epochs_run,
+        "stopped_early": trained.stopped_early,
+        "final": trained.final,
+        "best": trained.best,
+        "params": trained.params,
+        "input_shape": list(input_shape),
+        "wall_time_s": round(wall_time, 3),
+        "epoch_time_s": [round(t, 4) for t in trained.epoch_times],
+        "diagnostics": trained.diagnostics,
+        "machine": {"platform": platform.platform(), "torch": torch.__version__,
+                    "threads": torch.get_num_threads()},
+    }
+    if flops:
+        summary.update(flops)
+        if "training_flops_per_sample" in flops:
+            summary["training_flops"] = (
+                flops["training_flops_per_sample"] * n_train * trained.epochs_run)
+    return summary
+
+
+def write_run_dir(out: Path, spec: RunSpec, trained: TrainedModel, summary: dict[str, Any]) -> Path:
+    """Write the run directory atomically: a temporary sibling renamed when complete."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        (tmp / "config.yaml").write_text(yaml.safe_dump(spec.to_config(), sort_keys=False))
+        with open(tmp / "metrics.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=["epoch", "split", "loss", "accuracy"])
+            writer.writeheader()
+            writer.writerows(trained.history)
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=True) + "\n")
+        torch.save(trained.state_dict, tmp / "model.pt")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def train(config: str | Path | dict[str, Any] | RunSpec, out: str | Path | None = None,
+          overrides: Sequence[str] = (), device: str | None = None,
+          progress: bool = False) -> RunResult:
+    """Train one model from a run config (a YAML path, a dict or a RunSpec).
+
+    Example:
+        >>> import nnstudy
+        >>> result = nnstudy.train({"model": "softmax_regression",
+        ...                         "train": {"epochs": 2}})      # doctest: +SKIP
+        >>> result.summary["best"]["test"]["accuracy"]             # doctest: +SKIP
+        0.93...
+    """
+    from nnstudy.data import load_data
+
+    spec = load_run_spec(config, tuple(overrides))
+    if device is not None:
+        spec = spec.model_copy(update={"device": device})
+    bundle = load_data(spec.data)
+    spec = spec.model_copy(update={"data": bundle.spec})
+    start = time.perf_counter()
+    if spec.train.engine == "numpy":
+        from nnstudy.training.numpy_engine import train_with_numpy
+
+        trained = train_with_numpy(spec, bundle)
+    else:
+        reporter = _ProgressBar(spec.train.epochs) if progress else None
+        try:
+            trained = train_group([spec], bundle, progress=reporter)[0]
+        finally:
+            if reporter is not None:
+                reporter.close()
+    wall = time.perf_counter() - start
+    from nnstudy.models import build_model
+
+    model = build_model(spec.model, bundle.input_shape, bundle.num_classes)
+    model.load_state_dict(trained.state_dict)
+    model.eval()
+    flops = training_flops(model, bundle.input_shape)
+    summary = build_summary(trained, bundle.input_shape, wall, flops, len(bundle.train))
+    summary["data"] = {"name": spec.data.name, "classes": len(bundle.classes),
+                       "sizes": {s: len(getattr(bundle, s)) for s in ("train", "valid", "test")}}
+    out_dir = write_run_dir(Path(out), spec, trained, summary) if out is not None else None
+    return RunResult(spec=spec, summary=summary, history=trained.history, model=model,
+                     out_dir=out_dir)
+
+
+class _ProgressBar:
+    """A rich progress bar: epoch, loss, accuracy, ETA."""
+
+    def __init__(self, epochs: int) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("epoch {task.completed}/{task.total}"), BarColumn(),
+            TextColumn("{task.fields[info]}"), TimeRemainingColumn(), transient=False,
+        )
+        self.task = self.progress.add_task("train", total=epochs, info="")
+        self.progress.start()
+
+    def __call__(self, epoch: int, total: int, info: dict[str, float]) -> None:
+        text = "  ".join(
+            f"{k.replace('_', ' ')} {v:.4f}" if "loss" in k else f"{k.replace('_', ' ')} {v:.2%}"
+            for k, v in info.items()
+        )
+        self.progress.update(self.task, completed=epoch, total=total, info=text)
+
+    def close(self) -> None:
+        self.progress.stop()

@@ -1,0 +1,361 @@
+"""The one trainer: G models of one architecture trained at once.
+
+`train_group(specs, bundle)` takes G run specs that share the data, the architecture, the
+optimizer and the batch size (see `group_key`) and may differ in everything else:
+seed (initial weights and data order), learning rate and the optimizer's other
+hyperparameters, L2, schedule, epochs, init, early stopping. A single run is G = 1.
+
+Per epoch, each model sees the training set in its own order (seeded by its `seed`, so
+configurations with the same seed see the same batches: paired comparisons), in batches of
+`batch_size`; the G forward and backward passes are one batched computation
+(`StackedModel`), and one batched optimizer step updates every model. Then every model is
+evaluated on train, valid and test in inference mode, early stopping is applied per model,
+and a model whose loss turned NaN or inf stops there, marked diverged.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from nnstudy.config.run import RunSpec
+from nnstudy.models import build_model
+from nnstudy.training.diagnostics import Signals, diagnose
+from nnstudy.training.init import apply_init
+from nnstudy.training.losses import correct_counts, l2_penalty, loss_sums, per_model_loss
+from nnstudy.training.optimizers import make_optimizer
+from nnstudy.training.schedules import lr_factor
+from nnstudy.training.stacked import StackedModel
+
+SPLITS = ("train", "valid", "test")
+_BOOL_HPARAMS = ("nesterov", "centered", "amsgrad", "decoupled_weight_decay")
+
+
+def group_key(spec: RunSpec) -> str:
+    """What G models trained together must share; specs with equal keys form one group."""
+    import json
+
+    t = spec.train
+    hp = t.optimizer_hparams()
+    shared = {
+        "data": spec.data.model_dump(mode="json"),
+        "model": spec.model,
+        "optimizer": t.optimizer,
+        "hparam_keys": sorted(hp),
+        "flags": {k: hp[k] for k in _BOOL_HPARAMS if k in hp},
+        "batch_size": t.batch_size,
+        "loss": t.loss,
+        "engine": t.engine,
+        "eval_batch_size": t.eval_batch_size,
+        "device": spec.device,
+    }
+    return json.dumps(shared, sort_keys=True, default=str)
+
+
+@dataclass
+class TrainedModel:
+    """What training one model produced."""
+
+    spec: RunSpec
+    history: list[dict[str, Any]]          # rows: epoch, split, loss, accuracy
+    epoch_times: list[float]               # wall seconds of each training epoch (group's)
+    best_epoch: int
+    epochs_run: int
+    status: str                            # "done" or "diverged"
+    state_dict: dict[str, Tensor]          # weights of the best epoch
+    diagnostics: list[dict[str, Any]]
+    params: int
+    stopped_early: bool = False
+    final: dict[str, dict[str, float]] = field(default_factory=dict)
+    best: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+ProgressFn = Callable[[int, int, dict[str, float]], None]
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        from nnstudy.errors import ConfigError
+
+        raise ConfigError(f"device: {name!r} asked for, but torch sees no CUDA device")
+    return dev
+
+
+def _per_model(values: Sequence[Any], device: torch.device) -> Tensor:
+    return torch.tensor([float(v) for v in values], dtype=torch.float64, device=device)
+
+
+def _optimizer_hparams(specs: Sequence[RunSpec], device: torch.device) -> dict[str, Any]:
+    hps = [s.train.optimizer_hparams() for s in specs]
+    out: dict[str, Any] = {}
+    for key in hps[0]:
+        values = [h[key] for h in hps]
+        if key in _BOOL_HPARAMS:
+            out[key] = values[0]
+        elif key == "betas":
+            out[key] = (_per_model([v[0] for v in values], device),
+                        _per_model([v[1] for v in values], device))
+        elif all(v == values[0] for v in values):
+            out[key] = float(values[0])
+        else:
+            out[key] = _per_model(values, device)
+    return out
+
+
+def _build_models(specs: Sequence[RunSpec], input_shape, num_classes: int) -> list:
+    models = []
+    for s in specs:
+        # The seed alone fixes the initial weights: paired across configurations.
+        net = build_model(s.model, input_shape, num_classes, seed=s.train.seed)
+        torch.manual_seed(s.train.seed)
+        models.append(apply_init(net, s.train.init, s.train.init_scale))
+    return models
+
+
+class _BestTracker:
+    """Per-model early stopping on one metric, with a copy of each model's best weights."""
+
+    def __init__(self, specs: Sequence[RunSpec], stacked: StackedModel, has_valid: bool):
+        es = [s.train.early_stopping for s in specs]
+        default_metric = "valid_loss" if has_valid else "train_loss"
+        self.metric = [e.metric if e else default_metric for e in es]
+        self.maximize = [bool(e and e.maximize) for e in es]
+        self.patience = [e.patience if e else None for e in es]
+        self.min_delta = [e.min_delta if e else 0.0 for e in es]
+        self.best_value = [math.inf * (-1 if m else 1) for m in self.maximize]
+        self.best_epoch = [0] * len(specs)
+        self.since_best = [0] * len(specs)
+        self.best_params = {k: v.detach().clone() for k, v in stacked.params.items()}
+        self.best_buffers = {k: v.clone() for k, v in stacked.buffers.items()}
+
+    def update(self, epoch: int, metrics: dict[str, Tensor], stacked: StackedModel,
+               active: list[bool]) -> list[bool]:
+        """Record epoch `epoch`; return, per model, whether it should stop now."""
+        improved, stop = [], []
+        for g, name in enumerate(self.metric):
+            if not active[g]:
+                improved.append(False)
+                stop.append(False)
+                continue
+            value = float(metrics[name][g])
+            if math.isnan(value):
+                better = False
+            elif self.maximize[g]:
+                better = value > self.best_value[g] + self.min_delta[g]
+            else:
+                better = value < self.best_value[g] - self.min_delta[g]
+            if better or epoch == 0:
+                self.best_value[g] = value if not math.isnan(value) else self.best_value[g]
+                self.best_epoch[g] = epoch
+                self.since_best[g] = 0
+            else:
+                self.since_best[g] += 1
+            improved.append(better or epoch == 0)
+            p = self.patience[g]
+            stop.append(p is not None and self.since_best[g] >= p)
+        if any(improved):
+            mask = torch.tensor(improved, device=next(iter(stacked.params.values())).device)
+            for k, v in stacked.params.items():
+                self.best_params[k][mask] = v.detach()[mask]
+            for k, v in stacked.buffers.items():
+                self.best_buffers[k][mask] = v[mask]
+        return stop
+
+    def restore(self, stacked: StackedModel) -> None:
+        with torch.no_grad():
+            for k, v in stacked.params.items():
+                v.copy_(self.best_params[k])
+            for k, v in stacked.buffers.items():
+                v.copy_(self.best_buffers[k])
+
+
+@torch.no_grad()
+def evaluate(stacked: StackedModel, bundle, loss: str, batch_size: int,
+             device: torch.device) -> dict[str, Tensor]:
+    """Loss and accuracy of every model on every non-empty split: `{split}_loss` [G]."""
+    stacked.eval()
+    out: dict[str, Tensor] = {}
+    for split in SPLITS:
+        data = getattr(bundle, split)
+        n = len(data)
+        if n == 0:
+            continue
+        loss_sum = torch.zeros(stacked.G, dtype=torch.float64, device=device)
+        correct = torch.zeros(stacked.G, dtype=torch.float64, device=device)
+        for start in range(0, n, batch_size):
+            idx = torch.arange(start, min(start + batch_size, n))
+            x = bundle.batch(split, idx).to(device)
+            y = data.y[idx].to(device)
+            logits = stacked(x.to(_dtype(stacked)), shared=True)
+            loss_sum += loss_sums(loss, logits, y).double()
+            correct += correct_counts(logits, y).double()
+        out[f"{split}_loss"] = (loss_sum / n).cpu()
+        out[f"{split}_accuracy"] = (correct / n).cpu()
+    stacked.train()
+    return out
+
+
+def _dtype(stacked: StackedModel) -> torch.dtype:
+    return next(iter(stacked.params.values())).dtype
+
+
+def train_group(
+    specs: Sequence[RunSpec],
+    bundle,
+    device: str | torch.device | None = None,
+    progress: ProgressFn | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> list[TrainedModel]:
+    """Train the G models described by `specs` together on `bundle`; see the module doc."""
+    specs = list(specs)
+    keys = {group_key(s) for s in specs}
+    if len(keys) != 1:
+        raise ValueError("train_group: the specs differ in data, model, optimizer or batch size")
+    dev = resolve_device(str(device or specs[0].device))
+    torch.set_flush_denormal(True)
+    G = len(specs)
+    t0 = specs[0].train
+    models = _build_models(specs, bundle.input_shape, bundle.num_classes)
+    n_params = sum(p.numel() for p in models[0].parameters())
+    stacked = StackedModel(models).to(dev, dtype)
+    params = list(stacked.params.values())
+    opt = make_optimizer(t0.optimizer, params, **_optimizer_hparams(specs, dev))
+    base_lr = _per_model([s.train.resolved_lr for s in specs], dev)
+    lam = _per_model([s.train.l2 for s in specs], dev).to(dtype)
+    use_l2 = bool((lam > 0).any())
+    weight_names = stacked.weight_names()
+    epochs = [s.train.epochs for s in specs]
+    max_epochs = max(epochs)
+
+    # Each model's data order comes from its own seed; equal seeds share one order.
+    gens = {s.train.seed: torch.Generator().manual_seed(s.train.seed) for s in specs}
+    seeds = [s.train.seed for s in specs]
+    torch.manual_seed(seeds[0])  # dropout masks: reproducible for the group
+    aug_gen = torch.Generator().manual_seed(seeds[0] + 1)
+    y_train = bundle.train.y.to(dev)
+    n_train = len(bundle.train)
+    B = t0.batch_size
+
+    history: list[list[dict[str, Any]]] = [[] for _ in specs]
+    signals = Signals(G)
+    active = [True] * G
+    diverged = [False] * G
+    stopped_early = [False] * G
+    epochs_run = [0] * G
+    epoch_times: list[float] = []
+
+    def record(epoch: int, metrics: dict[str, Tensor], mask: list[bool]) -> None:
+        for g in range(G):
+            if not mask[g]:
+                continue
+            for split in SPLITS:
+                if f"{split}_loss" in metrics:
+                    history[g].append({
+                        "epoch": epoch, "split": split,
+                        "loss": float(metrics[f"{split}_loss"][g]),
+                        "accuracy": float(metrics[f"{split}_accuracy"][g]),
+                    })
+
+    metrics = evaluate(stacked, bundle, t0.loss, t0.eval_batch_size, dev)
+    record(0, metrics, active)
+    signals.observe_epoch(0, metrics)
+    tracker = _BestTracker(specs, stacked, has_valid="valid_loss" in metrics)
+    tracker.update(0, metrics, stacked, active)
+
+    for epoch in range(1, max_epochs + 1):
+        for g in range(G):
+            if active[g] and epoch > epochs[g]:
+                active[g] = False
+        if not any(active):
+            break
+        start = time.perf_counter()
+        factors = _per_model(
+            [lr_factor(s.train.schedule, epoch - 1, s.train.epochs) for s in specs], dev)
+        opt.set_lr(base_lr * factors)
+        perm_of = {s: torch.randperm(n_train, generator=gen) for s, gen in gens.items()}
+        perms = torch.stack([perm_of[s] for s in seeds]).to(dev)
+        act = torch.tensor(active, device=dev)
+        all_active = all(active)
+        running = torch.zeros(G, dtype=torch.float64, device=dev)
+        for step, i in enumerate(range(0, n_train, B)):
+            idx = perms[:, i : i + B]
+            x = bundle.batch("train", idx.cpu(), train=True, generator=aug_gen).to(dev, dtype)
+            y = y_train[idx]
+            logits = stacked(x)
+            losses = per_model_loss(t0.loss, logits, y)
+            objective = losses.sum()
+            if use_l2:
+                objective = objective + l2_penalty(stacked.params, weight_names, lam).sum()
+            grads = torch.autograd.grad(objective, params)
+            finite = torch.isfinite(losses.detach())
+            if not bool(finite.all()):
+                for g in torch.nonzero(~finite).flatten().tolist():
+                    if active[g]:
+                        active[g], diverged[g] = False, True
+                        epochs_run[g] = epoch
+                act = torch.tensor(active, device=dev)
+                all_active = all(active)
+                if not any(active):
+                    break
+            if step == 0:
+                signals.observe_gradients(stacked, grads)
+            opt.step(grads, active=None if all_active else act)
+            running += losses.detach().double() * idx.shape[1]
+        epoch_times.append(time.perf_counter() - start)
+        was_active = list(active)
+        metrics = evaluate(stacked, bundle, t0.loss, t0.eval_batch_size, dev)
+        for g in range(G):
+            if was_active[g]:
+                epochs_run[g] = epoch
+                if not math.isfinite(float(metrics["train_loss"][g])):
+                    active[g], diverged[g] = False, True
+        record(epoch, metrics, was_active)
+        signals.observe_epoch(epoch, metrics, was_active)
+        stops = tracker.update(epoch, metrics, stacked, [a and not d for a, d in
+                                                         zip(was_active, diverged, strict=True)])
+        for g, stop in enumerate(stops):
+            if stop and active[g]:
+                active[g], stopped_early[g] = False, True
+        if progress is not None:
+            progress(epoch, max_epochs, _progress_info(metrics, was_active))
+
+    signals.observe_dead_units(stacked, bundle, dev, dtype)
+    tracker.restore(stacked)
+    results = []
+    for g, s in enumerate(specs):
+        status = "diverged" if diverged[g] else "done"
+        final = _split_metrics(history[g], max(r["epoch"] for r in history[g]))
+        best = _split_metrics(history[g], tracker.best_epoch[g])
+        results.append(TrainedModel(
+            spec=s, history=history[g], epoch_times=epoch_times[: epochs_run[g]],
+            best_epoch=tracker.best_epoch[g], epochs_run=epochs_run[g], status=status,
+            state_dict=stacked.state_dict(g),
+            diagnostics=diagnose(g, s, history[g], signals, models[0], bundle.num_classes,
+                                 diverged[g]),
+            params=n_params, stopped_early=stopped_early[g], final=final, best=best,
+        ))
+    return results
+
+
+def _split_metrics(history: list[dict[str, Any]], epoch: int) -> dict[str, dict[str, float]]:
+    return {r["split"]: {"loss": r["loss"], "accuracy": r["accuracy"]}
+            for r in history if r["epoch"] == epoch}
+
+
+def _progress_info(metrics: dict[str, Tensor], active: list[bool]) -> dict[str, float]:
+    idx = [g for g, a in enumerate(active) if a] or list(range(len(active)))
+    info = {}
+    for key in ("train_loss", "valid_accuracy", "train_accuracy"):
+        if key in metrics:
+            vals = metrics[key][idx]
+            info[key] = float(vals.mean())
+    return info
