@@ -1,0 +1,97 @@
+"""train_numpy follows the torch engine's curve given the same weights and data order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nnstudy.errors import ConfigError
+from nnstudy.models import build_model
+from nnstudy.reference.from_torch import from_torch
+from nnstudy.reference.train import train_numpy
+
+N, FEATURES, CLASSES, EPOCHS, BATCH = 60, 12, 3, 4, 16
+
+
+def _data(dtype=np.float64):
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(CLASSES, FEATURES)) * 2
+    y = rng.integers(0, CLASSES, N)
+    x = centers[y] + rng.normal(size=(N, FEATURES))
+    return x.astype(dtype), y
+
+
+def _torch_curve(model, x, y, perms, lr, momentum, l2):
+    """The plain PyTorch loop: SGD over the given orders, L2 on weight matrices."""
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    curve = []
+    for perm in perms:
+        total = 0.0
+        for start in range(0, N, BATCH):
+            idx = torch.from_numpy(perm[start : start + BATCH])
+            data_loss = F.cross_entropy(model(xt[idx]), yt[idx])
+            penalty = sum((p**2).sum() for p in model.parameters() if p.ndim >= 2)
+            opt.zero_grad()
+            (data_loss + l2 * penalty).backward()
+            opt.step()
+            total += data_loss.item() * len(idx)
+        curve.append(total / N)
+    return curve
+
+
+@pytest.mark.parametrize(("optimizer", "momentum", "l2"),
+                         [("sgd", 0.0, 0.0), ("momentum", 0.9, 0.0), ("momentum", 0.5, 1e-3)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_same_init_and_order_give_the_torch_curve(optimizer, momentum, l2, dtype):
+    x, y = _data(dtype)
+    model = build_model({"mlp": {"hidden": [16]}}, (FEATURES,), num_classes=CLASSES, seed=0)
+    model = model.to(torch.float64 if dtype == np.float64 else torch.float32)
+    net = from_torch(model, dtype=dtype)
+    gen = torch.Generator().manual_seed(0)
+    perms = [torch.randperm(N, generator=gen).numpy() for _ in range(EPOCHS)]
+    history = train_numpy(net, x, y, epochs=EPOCHS, lr=0.1, batch_size=BATCH,
+                          optimizer=optimizer, momentum=momentum, l2=l2, permutations=perms)
+    expected = _torch_curve(model, x, y, perms, 0.1, momentum, l2)
+    got = [row.loss for row in history]
+    tol = 1e-10 if dtype == np.float64 else 1e-5
+    assert np.allclose(got, expected, rtol=tol, atol=0)
+    assert got[-1] < got[0]  # it learns
+    for name, p in model.named_parameters():
+        assert np.allclose(net.params()[name], p.detach().numpy(), rtol=tol * 10, atol=tol)
+
+
+def test_a_seed_fixes_order_and_dropout_masks():
+    x, y = _data()
+
+    def run(seed: int) -> list[float]:
+        model = build_model({"mlp": {"hidden": [16], "dropout": 0.5}}, (FEATURES,),
+                            num_classes=CLASSES, seed=0).double()
+        return [r.loss for r in train_numpy(from_torch(model), x, y, epochs=3, lr=0.1,
+                                            batch_size=BATCH, seed=seed)]
+
+    assert run(1) == run(1)
+    assert run(1) != run(2)
+
+
+def test_valid_rows_follow_each_train_row_in_eval_mode():
+    x, y = _data()
+    model = build_model({"mlp": {"hidden": [8]}}, (FEATURES,), num_classes=CLASSES, seed=0)
+    history = train_numpy(from_torch(model.double()), x, y, epochs=2, lr=0.1, x_valid=x[:20],
+                          y_valid=y[:20])
+    assert [(r.epoch, r.split) for r in history] == [
+        (1, "train"), (1, "valid"), (2, "train"), (2, "valid")]
+    assert all(0.0 <= r.accuracy <= 1.0 for r in history)
+
+
+def test_bad_arguments_name_the_key():
+    x, y = _data()
+    net = from_torch(build_model({"mlp": {"hidden": [4]}}, (FEATURES,), num_classes=CLASSES))
+    with pytest.raises(ConfigError, match="optimizer: 'adam' is not one of sgd, momentum"):
+        train_numpy(net, x, y, epochs=1, lr=0.1, optimizer="adam")
+    with pytest.raises(ConfigError, match=r"permutations\[0\]: not a permutation"):
+        train_numpy(net, x, y, epochs=1, lr=0.1, permutations=[np.zeros(N, dtype=int)])
+    with pytest.raises(ConfigError, match="lr: must be > 0"):
+        train_numpy(net, x, y, epochs=1, lr=0.0)
