@@ -63,6 +63,31 @@ def test_same_init_and_order_give_the_torch_curve(optimizer, momentum, l2, dtype
         assert np.allclose(net.params()[name], p.detach().numpy(), rtol=tol * 10, atol=tol)
 
 
+def test_eval_metrics_and_an_lr_schedule_match_a_torch_loop_evaluated_after_each_epoch():
+    x, y = _data()
+    model = build_model({"mlp": {"hidden": [16]}}, (FEATURES,), num_classes=CLASSES,
+                        seed=3).double()
+    net = from_torch(model)
+    perms = [np.random.default_rng(e).permutation(N) for e in range(EPOCHS)]
+    history = train_numpy(net, x, y, epochs=EPOCHS, lr=0.2, batch_size=BATCH, permutations=perms,
+                          lr_factor=lambda e: 0.5**e, train_metrics="eval")
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    expected = []
+    for e, perm in enumerate(perms):
+        opt = torch.optim.SGD(model.parameters(), lr=0.2 * 0.5**e)
+        for start in range(0, N, BATCH):
+            idx = torch.from_numpy(perm[start : start + BATCH])
+            opt.zero_grad()
+            F.cross_entropy(model(xt[idx]), yt[idx]).backward()
+            opt.step()
+        with torch.no_grad():
+            out = model(xt)
+        expected.append((F.cross_entropy(out, yt).item(),
+                         (out.argmax(1) == yt).double().mean().item()))
+    got = [(r.loss, r.accuracy) for r in history]
+    assert np.allclose(got, expected, rtol=1e-10, atol=0)
+
+
 def test_a_seed_fixes_order_and_dropout_masks():
     x, y = _data()
 

@@ -82,6 +82,8 @@ def train_numpy(
     seed: int = 0,
     x_valid: np.ndarray | None = None,
     y_valid: np.ndarray | None = None,
+    lr_factor: Callable[[int], float] | None = None,
+    train_metrics: str = "running",
     on_epoch: Callable[[list[EpochMetrics]], None] | None = None,
 ) -> list[EpochMetrics]:
     """Train `network` in place by minibatch gradient descent; return per-epoch metrics.
@@ -93,12 +95,16 @@ def train_numpy(
         momentum: v <- mu v + g, theta <- theta - lr v   (torch.optim.SGD's form)
     `permutations[e]` orders the examples of epoch e (pass the torch engine's to replay
     its run); without it each epoch draws one from numpy's default_rng(seed). Dropout
-    masks come from the same generator. The train row's loss and accuracy are the means
-    over the epoch's minibatches (before each update), data loss only; the valid row is
-    an eval-mode pass after the epoch.
+    masks come from the same generator. `lr_factor(e)` scales lr in epoch e (from 0), as
+    a schedule does. The train row holds the data loss (no L2 term) and accuracy:
+    with train_metrics="running" the means over the epoch's minibatches (each before its
+    update), with "eval" an eval-mode pass over the training set after the epoch. The
+    valid row is an eval-mode pass after the epoch.
     """
     n = len(x_train)
     _check(optimizer, epochs, lr, batch_size, n, permutations)
+    if train_metrics not in ("running", "eval"):
+        raise ConfigError(f"train_metrics: {train_metrics!r} is not one of running, eval")
     loss_fn = get_loss(loss)
     rng = np.random.default_rng(seed)
     for _, layer in network.layers:
@@ -111,6 +117,7 @@ def train_numpy(
     for epoch in range(1, epochs + 1):
         order = np.asarray(permutations[epoch - 1]) if permutations is not None else (
             rng.permutation(n))
+        step = lr * (lr_factor(epoch - 1) if lr_factor is not None else 1.0)
         network.train()
         total, correct = 0.0, 0.0
         for start in range(0, n, batch_size):
@@ -130,8 +137,12 @@ def train_numpy(
                 if optimizer == "momentum":
                     velocity[k] = momentum * velocity[k] + g
                     g = velocity[k]
-                params[k] -= lr * g
-        rows = [EpochMetrics(epoch, "train", total / n, None if loss == "mse" else correct / n)]
+                params[k] -= step * g
+        if train_metrics == "eval":
+            rows = [EpochMetrics(epoch, "train", *evaluate(network, x_train, y_train, loss))]
+        else:
+            rows = [EpochMetrics(epoch, "train", total / n,
+                                 None if loss == "mse" else correct / n)]
         if x_valid is not None and y_valid is not None:
             rows.append(EpochMetrics(epoch, "valid", *evaluate(network, x_valid, y_valid, loss)))
         history += rows
