@@ -1,0 +1,369 @@
+"""The `data:` block of a config: which data set, where it lives, splits, transforms, augmentation.
+
+```yaml
+data:
+  name: mnist                 # digits | mnist | fashion_mnist | kmnist | cifar10 | folder | npz
+  root: ../shared/data/mnist-10k
+  valid_fraction: 0.1         # stratified share of train held out for validation
+  split_seed: 0
+  transforms:                 # deterministic, applied once at load, in this order
+    - grayscale
+    - {resize: [32, 32]}
+    - {gaussian_blur: {kernel: 3, sigma: 0.7}}
+    - {normalize: auto}       # or {normalize: {mean: [0.5], std: [0.5]}}
+    - {pad: 2}
+    - flatten                 # must come last
+  augment:                    # random, training batches only
+    - {random_crop: {size: 28, padding: 2}}
+    - hflip
+```
+
+A transform is a bare name or a one-key mapping; a bad one is a ConfigError that names its
+place, e.g. `data.transforms[2]: unknown transform 'blurr'; one of grayscale, resize, ...`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+
+from nnstudy.config.loading import format_validation_error
+from nnstudy.errors import ConfigError
+
+DATA_NAMES = ("digits", "mnist", "fashion_mnist", "kmnist", "cifar10", "folder", "npz")
+#: Data sets that come without a test split of their own; one is carved out (see `fractions`).
+DEFAULT_TEST_FRACTION = 0.2
+
+
+def _pair(value: Any) -> Any:
+    """`32` -> `[32, 32]`; anything else unchanged (pydantic checks it)."""
+    return [value, value] if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class StepSpec(BaseModel):
+    """Base of transform and augmentation specs. `kind` is the name written in YAML."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: str
+    shorthand: ClassVar[str | None] = None  # the argument a scalar value fills: {pad: 2}
+
+    def to_config(self) -> Any:
+        """The YAML form of this step: `name` or `{name: {args}}` (what the parser reads)."""
+        return self.model_dump()
+
+    @model_serializer(mode="plain")
+    def _serialize(self) -> Any:
+        fields = type(self).model_fields
+        args = {
+            name: list(value) if isinstance(value, tuple) else value
+            for name, value in self.__dict__.items()
+            if name != "kind" and (fields[name].is_required() or value != fields[name].default)
+        }
+        if not args:
+            return self.kind
+        if list(args) == [self.shorthand]:
+            return {self.kind: args[self.shorthand]}
+        return {self.kind: args}
+
+
+class Grayscale(StepSpec):
+    """RGB to one channel: 0.2989 R + 0.587 G + 0.114 B (torchvision's tensor Grayscale)."""
+
+    kind: Literal["grayscale"] = "grayscale"
+
+
+class Resize(StepSpec):
+    """Bilinear resize to (H, W) with antialiasing, as torchvision's tensor Resize."""
+
+    kind: Literal["resize"] = "resize"
+    shorthand = "size"
+    size: Annotated[
+        tuple[Annotated[int, Field(gt=0)], Annotated[int, Field(gt=0)]], BeforeValidator(_pair)
+    ]
+
+
+class GaussianBlur(StepSpec):
+    """torchvision's GaussianBlur: a normalized Gaussian of odd size `kernel`, reflect padding.
+
+    Without `sigma`, torchvision's default for the size: 0.3 * ((kernel - 1) / 2 - 1) + 0.8.
+    """
+
+    kind: Literal["gaussian_blur"] = "gaussian_blur"
+    shorthand = "kernel"
+    kernel: int = Field(gt=0)
+    sigma: float | None = Field(None, gt=0)
+
+    @field_validator("kernel")
+    @classmethod
+    def _odd(cls, kernel: int) -> int:
+        if kernel % 2 == 0:
+            raise ValueError(f"must be odd, got {kernel}")
+        return kernel
+
+    @model_validator(mode="after")
+    def _default_sigma(self) -> GaussianBlur:
+        if self.sigma is None:
+            object.__setattr__(self, "sigma", 0.3 * ((self.kernel - 1) * 0.5 - 1) + 0.8)
+        return self
+
+
+class Normalize(StepSpec):
+    """(x - mean) / std per channel; `auto` takes mean and std from the training split."""
+
+    kind: Literal["normalize"] = "normalize"
+    mean: tuple[float, ...] | None = None
+    std: tuple[Annotated[float, Field(gt=0)], ...] | None = None
+
+    @property
+    def auto(self) -> bool:
+        """True until `load_data` has measured mean and std on the training split."""
+        return self.mean is None
+
+    @model_validator(mode="after")
+    def _both_or_none(self) -> Normalize:
+        if (self.mean is None) != (self.std is None):
+            raise ValueError("give both mean and std (one number per channel), or write auto")
+        if self.mean is not None and self.std is not None and len(self.mean) != len(self.std):
+            raise ValueError(
+                f"mean has {len(self.mean)} values and std {len(self.std)}; one per channel"
+            )
+        return self
+
+    @model_serializer(mode="plain")
+    def _serialize(self) -> Any:
+        if self.auto:
+            return {"normalize": "auto"}
+        return {"normalize": {"mean": list(self.mean or ()), "std": list(self.std or ())}}
+
+
+class Pad(StepSpec):
+    """Zero padding of `padding` pixels on every side (zero at this point of the list)."""
+
+    kind: Literal["pad"] = "pad"
+    shorthand = "padding"
+    padding: int = Field(gt=0)
+
+
+class Flatten(StepSpec):
+    """[C, H, W] -> [C*H*W]; must be the last transform."""
+
+    kind: Literal["flatten"] = "flatten"
+
+
+class RandomCrop(StepSpec):
+    """Training batches: zero-pad by `padding`, then crop `size` at a random place per image.
+
+    Evaluation batches take the centre crop when `size` differs from the image size.
+    """
+
+    kind: Literal["random_crop"] = "random_crop"
+    shorthand = "size"
+    size: Annotated[
+        tuple[Annotated[int, Field(gt=0)], Annotated[int, Field(gt=0)]], BeforeValidator(_pair)
+    ]
+    padding: int = Field(0, ge=0)
+
+
+class HFlip(StepSpec):
+    """Training batches: mirror each image left-right with probability `p`."""
+
+    kind: Literal["hflip"] = "hflip"
+    shorthand = "p"
+    p: float = Field(0.5, ge=0.0, le=1.0)
+
+
+TRANSFORMS: dict[str, type[StepSpec]] = {
+    c.model_fields["kind"].default: c
+    for c in (Grayscale, Resize, GaussianBlur, Normalize, Pad, Flatten)
+}
+AUGMENTS: dict[str, type[StepSpec]] = {
+    c.model_fields["kind"].default: c for c in (RandomCrop, HFlip)
+}
+
+
+def _step_reader(table: dict[str, type[StepSpec]], what: str):
+    """A before-validator turning `name` / `{name: value}` / `{name: {args}}` into kind + args."""
+
+    def read(item: Any) -> Any:
+        if isinstance(item, StepSpec):
+            return item
+        if isinstance(item, str):
+            name, args = item, None
+        elif isinstance(item, dict) and len(item) == 1:
+            name, args = next(iter(item.items()))
+        else:
+            raise ValueError(
+                f"expected a {what} name or a one-key mapping like {{resize: [32, 32]}}, "
+                f"got {item!r}"
+            )
+        cls = table.get(name) if isinstance(name, str) else None
+        if cls is None:
+            raise ValueError(f"unknown {what} {name!r}; one of {', '.join(table)}")
+        if cls is Normalize and (args is None or args == "auto"):
+            return {"kind": name}
+        if args is None:
+            args = {}
+        elif not isinstance(args, dict):
+            if cls.shorthand is None:
+                raise ValueError(f"{name} takes no value, got {args!r}; write just {name}")
+            args = {cls.shorthand: args}
+        if "kind" in args:
+            raise ValueError(f"{name}: unknown key 'kind'")
+        return {"kind": name, **args}
+
+    return read
+
+
+TransformSpec = Annotated[
+    Annotated[
+        Grayscale | Resize | GaussianBlur | Normalize | Pad | Flatten, Field(discriminator="kind")
+    ],
+    BeforeValidator(_step_reader(TRANSFORMS, "transform")),
+]
+AugmentSpec = Annotated[
+    Annotated[RandomCrop | HFlip, Field(discriminator="kind")],
+    BeforeValidator(_step_reader(AUGMENTS, "augmentation")),
+]
+
+
+class Fractions(BaseModel):
+    """Shares of the whole for data without a test split of its own; they sum to 1."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    train: float = Field(gt=0, le=1)
+    valid: float = Field(0.0, ge=0, lt=1)
+    test: float = Field(ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> Fractions:
+        total = self.train + self.valid + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(
+                f"train + valid + test must be 1, got {self.train} + {self.valid} + "
+                f"{self.test} = {total:g}"
+            )
+        return self
+
+
+_NEEDS = {"folder": "root", "npz": "path"}
+
+
+class DataSpec(BaseModel):
+    """Which data set to load, from where, how to split it and how to transform it.
+
+    Splits: the data set's own test split (digits, a folder without split folders and an npz
+    without `x_test` get a stratified test split of 20%, or `fractions.test`, always drawn with
+    seed 0 so it never depends on `split_seed`); validation is the folder's own `valid/`
+    (or the npz's `x_valid`), else a stratified `valid_fraction` of train drawn with
+    `split_seed`.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: Literal["digits", "mnist", "fashion_mnist", "kmnist", "cifar10", "folder", "npz"] = (
+        "digits"
+    )
+    root: Path | None = Field(None, validate_default=True)
+    path: Path | None = Field(None, validate_default=True)
+    valid_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    split_seed: int = 0
+    fractions: Fractions | None = None
+    color: Literal["rgb", "grayscale"] | None = Field(None, validate_default=True)
+    transforms: list[TransformSpec] = Field(default_factory=list)
+    augment: list[AugmentSpec] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fractions_or_valid_fraction(cls, data: Any) -> Any:
+        if (
+            isinstance(data, dict)
+            and data.get("fractions") is not None
+            and ("valid_fraction" in data)
+        ):
+            raise ValueError(
+                "fractions and valid_fraction both set; fractions already gives the valid share"
+            )
+        return data
+
+    @field_validator("root", "path", "color")
+    @classmethod
+    def _only_where_used(cls, value: Any, info: ValidationInfo) -> Any:
+        name = info.data.get("name")
+        key = info.field_name
+        if name is None:
+            return value
+        if key == "color":
+            if value is not None and name != "folder":
+                raise ValueError(f"only for name folder (images decoded by Pillow), not {name}")
+            return value
+        if value is None and _NEEDS.get(name) == key:
+            what = "the image folder" if name == "folder" else "the .npz file"
+            raise ValueError(f"required for name {name}: {what}")
+        if value is not None and key == "root" and name in {"digits", "npz"}:
+            hint = "; give the file as path" if name == "npz" else " (it ships with scikit-learn)"
+            raise ValueError(f"not used by name {name}{hint}")
+        if value is not None and key == "path" and name != "npz":
+            raise ValueError(f"only for name npz; name {name} reads a directory: use root")
+        return value
+
+    @field_validator("fractions")
+    @classmethod
+    def _fractions_only_without_test(cls, value: Any, info: ValidationInfo) -> Any:
+        name = info.data.get("name")
+        if value is not None and name in {"mnist", "fashion_mnist", "kmnist", "cifar10"}:
+            raise ValueError(f"{name} has a test split of its own; use valid_fraction")
+        return value
+
+    @field_validator("transforms")
+    @classmethod
+    def _flatten_last(cls, steps: list[StepSpec]) -> list[StepSpec]:
+        for i, step in enumerate(steps[:-1]):
+            if isinstance(step, Flatten):
+                raise ValueError(f"flatten must be the last transform, found at [{i}]")
+        return steps
+
+    def to_config(self) -> dict[str, Any]:
+        """The YAML form of this spec (what `parse_data_spec` reads back)."""
+        out = self.model_dump(mode="json", exclude_defaults=True)
+        out["name"] = self.name
+        return out
+
+    def describe(self) -> str:
+        """A short human name: `mnist`, `folder faces/ (grayscale)`."""
+        where = self.root or self.path
+        color = f" ({self.color})" if self.color else ""
+        return f"{self.name} {where}{color}" if where else self.name
+
+
+_INDEX = re.compile(r"\.(\d+)(?=[.:\[]|$)")
+
+
+def parse_data_spec(raw: Any, where: str = "data") -> DataSpec:
+    """Validate the `data:` block; a failure is a ConfigError naming the key path under `where`.
+
+    List items are written `transforms[2]`, as in the YAML they come from.
+    """
+    if isinstance(raw, DataSpec):
+        return raw
+    if raw is None:
+        raw = {}
+    if isinstance(raw, str):
+        raw = {"name": raw}
+    try:
+        return DataSpec.model_validate(raw)
+    except ValidationError as exc:
+        line = format_validation_error(exc, where)
+        path, sep, message = line.partition(": ")
+        raise ConfigError(_INDEX.sub(r"[\1]", path) + sep + message) from None

@@ -1,0 +1,174 @@
+"""`load_data(spec) -> DataBundle`: read, split, transform once, and check the augmentation.
+
+1. The reader of `spec.name` decodes the files into tensors (uint8 where the files are).
+2. Splits: the data set's own test split, else a stratified one (20%, or `fractions.test`)
+   drawn with seed 0; its own validation split, else a stratified `valid_fraction` of train
+   (or `fractions.valid` of the whole) drawn with `split_seed`.
+3. The deterministic transforms run once over every split (normalize `auto` measured on
+   train at its place in the list); batches then only gather, convert and augment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from nnstudy.config.data import (
+    DEFAULT_TEST_FRACTION,
+    DataSpec,
+    Flatten,
+    Grayscale,
+    Resize,
+    StepSpec,
+    parse_data_spec,
+)
+from nnstudy.data.augment import Augmenter
+from nnstudy.data.bundle import DataBundle, Split
+from nnstudy.data.raw import RawData, RawPart
+from nnstudy.data.splits import stratified_split
+from nnstudy.data.transforms import prepare, step_function
+from nnstudy.errors import DataError
+
+#: The seed of carved-out test splits: fixed, so that trials with different `split_seed`
+#: are scored on the same test images.
+TEST_SEED = 0
+
+
+def _read_digits(spec: DataSpec, progress: bool) -> RawData:
+    from nnstudy.data.digits import read_digits
+
+    return read_digits()
+
+
+def _read_idx(spec: DataSpec, progress: bool) -> RawData:
+    from nnstudy.data.mnist import read_mnist_style
+
+    return read_mnist_style(spec.name, spec.root, progress=progress)
+
+
+def _read_cifar(spec: DataSpec, progress: bool) -> RawData:
+    from nnstudy.data.cifar import read_cifar10
+
+    return read_cifar10(spec.root, progress=progress)
+
+
+def _read_folder(spec: DataSpec, progress: bool) -> RawData:
+    from nnstudy.data.folder import read_folder
+
+    assert spec.root is not None  # DataSpec requires root for folder
+    return read_folder(spec.root, spec.color or "rgb", _decode_size(spec.transforms))
+
+
+def _read_npz(spec: DataSpec, progress: bool) -> RawData:
+    from nnstudy.data.npz import read_npz
+
+    assert spec.path is not None  # DataSpec requires path for npz
+    return read_npz(spec.path)
+
+
+READERS: dict[str, Callable[[DataSpec, bool], RawData]] = {
+    "digits": _read_digits,
+    "mnist": _read_idx,
+    "fashion_mnist": _read_idx,
+    "kmnist": _read_idx,
+    "cifar10": _read_cifar,
+    "folder": _read_folder,
+    "npz": _read_npz,
+}
+
+
+def load_data(
+    spec: DataSpec | dict[str, Any] | str | None = None, *, progress: bool = True
+) -> DataBundle:
+    """Load the data set `spec` describes (a DataSpec, its YAML dict, or just a name).
+
+    Errors in the spec are ConfigErrors naming `data.<key>`; unreadable files are
+    DataErrors naming the file. `progress` shows download progress bars on stderr.
+    """
+    spec = parse_data_spec(spec)
+    raw = READERS[spec.name](spec, progress)
+    parts = _split(raw, spec)
+    prepared, steps, image_shape = prepare({k: p.x for k, p in parts.items()}, spec.transforms)
+    augmenter = Augmenter(
+        spec.augment, image_shape, _black_pixel(steps, tuple(raw.train.x.shape[1:]))
+    )
+    input_shape = augmenter.output_shape
+    if any(isinstance(s, Flatten) for s in steps):
+        input_shape = (_numel(input_shape),)
+    splits = {k: Split(k, p.x, p.y, prepared[k]) for k, p in parts.items()}
+    return DataBundle(
+        spec=spec.model_copy(update={"transforms": steps}),
+        classes=list(raw.classes),
+        train=splits["train"],
+        valid=splits["valid"],
+        test=splits["test"],
+        input_shape=tuple(input_shape),
+        augmenter=augmenter,
+        origin=raw.origin,
+    )
+
+
+def _split(raw: RawData, spec: DataSpec) -> dict[str, RawPart]:
+    fractions = spec.fractions
+    if fractions is not None and (raw.test is not None or raw.valid is not None):
+        own = "test" if raw.test is not None else "validation"
+        raise DataError(
+            f"data.fractions: {raw.origin} has a {own} split of its own; remove fractions "
+            "(valid_fraction sets the validation share of train)"
+        )
+    if raw.valid is not None and "valid_fraction" in spec.model_fields_set:
+        raise DataError(
+            f"data.valid_fraction: {raw.origin} has a validation split of its own; "
+            "remove valid_fraction"
+        )
+    train, test = raw.train, raw.test
+    if test is None:
+        share = fractions.test if fractions is not None else DEFAULT_TEST_FRACTION
+        keep, held = stratified_split(train.y.numpy(), share, TEST_SEED)
+        train, test = _take(train, keep), _take(train, held)
+    valid = raw.valid
+    if valid is None:
+        if fractions is not None:
+            rest = fractions.train + fractions.valid
+            share = fractions.valid / rest
+        else:
+            share = spec.valid_fraction
+        keep, held = stratified_split(train.y.numpy(), share, spec.split_seed)
+        train, valid = _take(train, keep), _take(train, held)
+    return {"train": train, "valid": valid, "test": test}
+
+
+def _take(part: RawPart, index: Any) -> RawPart:
+    idx = torch.as_tensor(index, dtype=torch.int64)
+    return RawPart(part.x.index_select(0, idx), part.y.index_select(0, idx))
+
+
+def _decode_size(steps: list[StepSpec]) -> tuple[int, int] | None:
+    """The size images of mixed sizes are resized to at decode: the first resize, when only
+    grayscale comes before it (both commute: each is linear per pixel or per channel)."""
+    for step in steps:
+        if isinstance(step, Resize):
+            return step.size
+        if not isinstance(step, Grayscale):
+            return None
+    return None
+
+
+def _black_pixel(steps: list[StepSpec], sample_shape: tuple[int, ...]) -> list[float]:
+    """The value per channel that a black (all-zero) image has after the transforms."""
+    if len(sample_shape) != 3:
+        return []
+    x = torch.zeros((1, *sample_shape), dtype=torch.float32)
+    for step in steps:
+        if not isinstance(step, Flatten):
+            x = step_function(step)(x)
+    return x[0, :, x.shape[2] // 2, x.shape[3] // 2].tolist()
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    out = 1
+    for n in shape:
+        out *= n
+    return out
