@@ -2,3 +2,4 @@
 
 from nnstudy.cli import version  # noqa: F401
 from nnstudy.cli import train  # noqa: F401
+from nnstudy.cli import study  # noqa: F401

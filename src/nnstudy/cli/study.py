@@ -1,0 +1,76 @@
+"""`nnstudy study run | resume | status | report`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from nnstudy.cli.app import app, console
+
+study_app = typer.Typer(help="Grids x seeds of training runs, stored in SQLite, resumable.",
+                        no_args_is_help=True)
+app.add_typer(study_app, name="study")
+
+
+def _print_result(result) -> None:
+    from rich.markdown import Markdown
+
+    text = result.render()
+    head = text.split("\n## Aggregated", 1)[0]
+    console.print(Markdown(head))
+    console.print(f"report: {result.out_dir / 'report.md'}  results: "
+                  f"{result.out_dir / 'results.csv'}", highlight=False)
+
+
+@study_app.command("run")
+def run_command(
+    study_file: Path = typer.Argument(..., help="Study file (YAML): base config, grid, seeds."),
+    out: Path = typer.Option(None, "--out", help="Study directory [default: runs/<name>]."),
+    workers: int = typer.Option(None, "--workers", help="Worker processes [default: cores]."),
+    threads: int = typer.Option(None, "--threads",
+                                help="Torch threads per group [default: cores / workers]."),
+    set_: list[str] = typer.Option([], "--set", help="Override a key: --set train.epochs=5"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+) -> None:
+    """Run every trial of a study; groups of trials that share an architecture train
+    together. Writes study.db, results.csv and report.md."""
+    from nnstudy.study import Study
+
+    study = Study.from_yaml(study_file, set_)
+    console.print(f"study {study.spec.name}: {len(study.plans)} trials in "
+                  f"{len(study.groups)} group(s)", highlight=False)
+    result = study.run(out=out, workers=workers, threads=threads,
+                       progress=not quiet and console.is_terminal)
+    _print_result(result)
+
+
+@study_app.command("resume")
+def resume_command(
+    study_dir: Path = typer.Argument(..., help="Study directory to continue."),
+    workers: int = typer.Option(None, "--workers", help="Worker processes [default: cores]."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+) -> None:
+    """Run exactly the trials that are not done (pending, running when killed, failed)."""
+    from nnstudy.study import resume
+
+    _print_result(resume(study_dir, workers=workers, progress=not quiet and console.is_terminal))
+
+
+@study_app.command("status")
+def status_command(study_dir: Path = typer.Argument(..., help="Study directory.")) -> None:
+    """Trials per status and the groups left."""
+    from nnstudy.study import status
+
+    s = status(study_dir)
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(s["counts"].items()))
+    console.print(f"study {s['name']}: {s['total']} trials ({counts}); "
+                  f"{s['groups_not_done']} group(s) not done", highlight=False)
+
+
+@study_app.command("report")
+def report_command(study_dir: Path = typer.Argument(..., help="Study directory.")) -> None:
+    """Rewrite results.csv and report.md from the store, and print the summary."""
+    from nnstudy.study import report
+
+    _print_result(report(study_dir))

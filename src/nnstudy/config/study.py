@@ -1,0 +1,196 @@
+"""A study file: a base run config, a grid over dotted keys, variants, seeds, and a selection.
+
+```yaml
+name: optimizers-and-learning-rates
+data: {name: mnist, valid_fraction: 0.1, transforms: [{normalize: auto}]}
+model: {mlp: {hidden: [100], activation: relu}}
+train: {epochs: 15, batch_size: 64, early_stopping: {metric: valid_loss, patience: 3}}
+grid:                                   # cartesian product
+  train.optimizer: [sgd, adam, rmsprop, adadelta]
+  train.lr: [0.001, 0.01, 0.05, 0.1, 0.5]
+variants:                               # named patches for what is not one key
+  - {name: no-normalization, set: {data.transforms: []}}
+seeds: [0, 1, 2]                        # or repeats: 3 (seeds 0, 1, 2)
+select: {metric: valid_loss, mode: min, per: [train.optimizer]}
+```
+
+Every grid value and variant is validated against the run config when the study is loaded,
+so a bad value is reported before anything runs, naming its key: `grid.train.lr[2]: ...`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from nnstudy.config.loading import apply_overrides, load_yaml, set_dotted, validate
+from nnstudy.config.run import RunSpec
+from nnstudy.errors import ConfigError
+
+SPLITS = ("train", "valid", "test")
+METRICS = tuple(
+    f"{prefix}{split}_{m}" for prefix in ("", "best_", "final_") for split in SPLITS
+    for m in ("loss", "accuracy")
+)
+
+
+class SelectSpec(BaseModel):
+    """How to pick the best configuration: by `metric`, overall or per group of keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    metric: str = "valid_loss"
+    mode: Literal["auto", "min", "max"] = "auto"
+    per: list[str] = Field(default_factory=list)
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        if value not in METRICS:
+            raise ValueError(f"{value!r} is not one of {', '.join(METRICS[:6])} "
+                             "(or with a best_ / final_ prefix)")
+        return value
+
+    @property
+    def resolved_mode(self) -> str:
+        if self.mode != "auto":
+            return self.mode
+        return "max" if self.metric.endswith("accuracy") else "min"
+
+
+class VariantSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(min_length=1)
+    set: dict[str, Any] = Field(default_factory=dict)
+
+
+class StudySpec(BaseModel):
+    """A validated study file (see the module doc)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = "study"
+    data: dict[str, Any] = Field(default_factory=dict)
+    model: Any = Field(default_factory=lambda: {"mlp": {}})
+    train: dict[str, Any] = Field(default_factory=dict)
+    device: str = "cpu"
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    variants: list[VariantSpec] = Field(default_factory=list)
+    seeds: list[int] | None = None
+    repeats: int | None = Field(None, ge=1)
+    select: SelectSpec = Field(default_factory=SelectSpec)
+
+    @model_validator(mode="after")
+    def _seeds_or_repeats(self) -> StudySpec:
+        if self.seeds is not None and self.repeats is not None:
+            raise ValueError("give seeds or repeats, not both")
+        if self.seeds is not None and (not self.seeds or len(set(self.seeds)) != len(self.seeds)):
+            raise ValueError(f"seeds must be a non-empty list of distinct integers, got "
+                             f"{self.seeds}")
+        return self
+
+    @property
+    def seed_list(self) -> list[int]:
+        if self.seeds is not None:
+            return list(self.seeds)
+        return list(range(self.repeats or 1))
+
+    @property
+    def keys(self) -> list[str]:
+        """The keys that tell configurations apart: `variant` first, then the grid keys."""
+        return (["variant"] if self.variants else []) + list(self.grid)
+
+    def base_config(self) -> dict[str, Any]:
+        return {"name": self.name, "data": self.data, "model": self.model, "train": self.train,
+                "device": self.device}
+
+
+@dataclass(frozen=True)
+class TrialPlan:
+    """One trial of a study: its stable id, its place in the grid, its seed, its config."""
+
+    trial_id: str
+    position: int
+    variant: str
+    values: dict[str, Any]
+    seed: int
+    spec: RunSpec
+
+    @property
+    def label(self) -> str:
+        """The configuration without the seed: `train.optimizer=adam train.lr=0.001`."""
+        parts = [self.variant] if self.variant else []
+        parts += [f"{k}={v}" for k, v in self.values.items()]
+        return " ".join(parts) or "base"
+
+
+def _check_key(base: dict[str, Any], key: str, value: Any, where: str) -> None:
+    """Validate one dotted key and value against the run config; errors name `where`."""
+    try:
+        validate(RunSpec, set_dotted(base, key, value))
+    except ConfigError as exc:
+        text = str(exc)
+        detail = text.split(": ", 1)[1] if ": " in text else text
+        if detail == "unknown key":
+            raise ConfigError(f"{where}: {key!r} is not a key of the run config "
+                              f"({text})") from None
+        raise ConfigError(f"{where}: {detail}") from None
+
+
+def load_study(source: str | Path | dict[str, Any], overrides: tuple[str, ...] = ()
+               ) -> StudySpec:
+    """Load and validate a study file; every grid value and variant is checked."""
+    raw = load_yaml(source) if isinstance(source, str | Path) else source
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping with name, data, model, train, grid")
+    raw = apply_overrides(dict(raw), overrides)
+    study = validate(StudySpec, raw)
+    base = study.base_config()
+    validate(RunSpec, base)
+    for key, values in study.grid.items():
+        if not values:
+            raise ConfigError(f"grid.{key}: empty list of values")
+        for i, value in enumerate(values):
+            _check_key(base, key, value, f"grid.{key}[{i}]")
+    names = [v.name for v in study.variants]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"variants: names must be distinct, got {names}")
+    for i, variant in enumerate(study.variants):
+        for key, value in variant.set.items():
+            _check_key(base, key, value, f"variants[{i}].set.{key}")
+    for i, key in enumerate(study.select.per):
+        if key not in study.keys:
+            raise ConfigError(f"select.per[{i}]: {key!r} is not a grid key; one of "
+                              f"{', '.join(study.keys) or '(no grid keys)'}")
+    return study
+
+
+def plan_trials(study: StudySpec) -> list[TrialPlan]:
+    """Every trial of the study, in a stable order with stable ids: `v1-g007-s2` is variant
+    1, grid point 7, seed 2; the same study file always gives the same ids."""
+    base = study.base_config()
+    variants = study.variants or [VariantSpec(name="")]
+    keys = list(study.grid)
+    points = list(itertools.product(*(study.grid[k] for k in keys))) if keys else [()]
+    plans: list[TrialPlan] = []
+    position = 0
+    for vi, variant in enumerate(variants):
+        for gi, point in enumerate(points):
+            values = dict(zip(keys, point, strict=True))
+            for seed in study.seed_list:
+                config = base
+                for key, value in variant.set.items():
+                    config = set_dotted(config, key, value)
+                for key, value in values.items():
+                    config = set_dotted(config, key, value)
+                config = set_dotted(config, "train.seed", seed)
+                spec = validate(RunSpec, config)
+                prefix = f"v{vi}-" if study.variants else ""
+                plans.append(TrialPlan(
+                    trial_id=f"{prefix}g{gi:03d}-s{seed}", position=position,
+                    variant=variant.name, values=values, seed=seed, spec=spec,
+                ))
+                position += 1
+    return plans

@@ -1,0 +1,277 @@
+"""Run, resume, and report a study: trials grouped by architecture, groups run in workers.
+
+```python
+import nnstudy
+result = nnstudy.Study.from_yaml("studies/quickstart.yaml").run(out="runs/quickstart")
+result.trials            # pandas DataFrame, one row per trial
+result.aggregate()       # mean, std, 95% CI per configuration
+result.best(per=["train.optimizer"])
+```
+
+The study directory holds `study.db` (SQLite, see `store.py`), `study.yaml` (the study
+as loaded), `models/<trial>.pt` (best-epoch weights), `results.csv` and `report.md`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nnstudy.config.loading import validate
+from nnstudy.config.study import StudySpec, TrialPlan, load_study, plan_trials
+from nnstudy.errors import ConfigError
+from nnstudy.study.lock import StudyLock
+from nnstudy.study.result import StudyResult, load_result
+from nnstudy.study.store import TrialStore, open_store
+from nnstudy.study.worker import init_worker, run_group
+from nnstudy.training.trainer import group_key
+
+
+def group_id(key: str) -> str:
+    return "grp-" + hashlib.sha256(key.encode()).hexdigest()[:10]
+
+
+def default_parallelism(n_groups: int, workers: int | None, threads: int | None
+                        ) -> tuple[int, int]:
+    """Workers and intra-op threads per group: by default one worker per core (at most one
+    per group), and the cores divided between them. Small models run faster as several
+    single-threaded processes than as one multi-threaded one on this kind of CPU."""
+    cores = os.cpu_count() or 1
+    w = workers if workers is not None else max(1, min(cores, n_groups))
+    t = threads if threads is not None else max(1, cores // w)
+    return w, t
+
+
+class Study:
+    """A study loaded from a file: plan, run, resume, report."""
+
+    def __init__(self, spec: StudySpec) -> None:
+        self.spec = spec
+        self.plans: list[TrialPlan] = plan_trials(spec)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, overrides: Sequence[str] = ()) -> Study:
+        return cls(load_study(path, tuple(overrides)))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Study:
+        return cls(load_study(data))
+
+    @property
+    def groups(self) -> dict[str, list[TrialPlan]]:
+        out: dict[str, list[TrialPlan]] = {}
+        for plan in self.plans:
+            out.setdefault(group_id(group_key(plan.spec)), []).append(plan)
+        return out
+
+    def run(self, out: str | Path | None = None, workers: int | None = None,
+            threads: int | None = None, progress: bool = False) -> StudyResult:
+        """Create the study directory and run every trial. Refuses a directory that already
+        holds a study (use `Study.resume`)."""
+        out = Path(out) if out is not None else Path("runs") / self.spec.name
+        if (out / "study.db").exists():
+            with StudyLock(out):
+                pass
+            store = open_store(out)
+            counts = store.counts()
+            store.close()
+            raise ConfigError(
+                f"{out}: already holds a study ({counts.get('done', 0)} of "
+                f"{sum(counts.values())} trials done); continue it with "
+                f"`nnstudy study resume {out}` or choose another --out"
+            )
+        out.mkdir(parents=True, exist_ok=True)
+        w, t = default_parallelism(len(self.groups), workers, threads)
+        with StudyLock(out):
+            store = open_store(out)
+            try:
+                store.set_meta(name=self.spec.name, spec=self.spec.model_dump(mode="json"),
+                               threads=t, created=time.time(), wall_time_s=0.0)
+                store.add_trials(self._rows())
+                (out / "study.yaml").write_text(
+                    yaml.safe_dump(self.spec.model_dump(mode="json"), sort_keys=False))
+                _execute(store, out, w, t, progress)
+            finally:
+                store.close()
+        return report(out)
+
+    def _rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for gid, plans in self.groups.items():
+            for p in plans:
+                rows.append({
+                    "id": p.trial_id, "position": p.position, "grp": gid, "variant": p.variant,
+                    "seed": p.seed, "label": p.label,
+                    "keys_json": json.dumps(p.values, default=str),
+                    "config_json": p.spec.model_dump_json(),
+                })
+        return rows
+
+
+def resume(out: str | Path, workers: int | None = None, progress: bool = False) -> StudyResult:
+    """Run exactly the trials of `out` that are not done, with the study's thread count."""
+    out = Path(out)
+    with StudyLock(out):
+        store = open_store(out, must_exist=True)
+        try:
+            meta = store.meta()
+            validate(StudySpec, meta["spec"])
+            n_groups = len({t["grp"] for t in store.not_done()})
+            w, _ = default_parallelism(max(n_groups, 1), workers, meta["threads"])
+            _execute(store, out, w, meta["threads"], progress)
+        finally:
+            store.close()
+    return report(out)
+
+
+def status(out: str | Path) -> dict[str, Any]:
+    """Counts of trials per status, and the groups not done."""
+    store = open_store(Path(out), must_exist=True)
+    try:
+        counts = store.counts()
+        pending = store.not_done()
+        return {"name": store.meta().get("name"), "counts": counts,
+                "total": sum(counts.values()),
+                "groups_not_done": len({t["grp"] for t in pending})}
+    finally:
+        store.close()
+
+
+def report(out: str | Path) -> StudyResult:
+    """Read the store, write results.csv and report.md, and return the StudyResult."""
+    result = load_result(Path(out))
+    result.write()
+    return result
+
+
+def _execute(store: TrialStore, out: Path, workers: int, threads: int, progress: bool) -> None:
+    """Run the groups that have trials not done; commit each group's results as it ends."""
+    todo: dict[str, list[dict[str, Any]]] = {}
+    for t in store.not_done():
+        todo.setdefault(t["grp"], []).append(t)
+    if not todo:
+        return
+    # A group reruns whole: its trials train together, as in an uninterrupted run.
+    all_trials = store.trials()
+    payloads = []
+    for gid in todo:
+        members = [t for t in all_trials if t["grp"] == gid]
+        payloads.append({"group": gid, "threads": threads,
+                         "trials": [(t["id"], t["config_json"]) for t in members]})
+    (out / "models").mkdir(exist_ok=True)
+    display = _Display(len(payloads), sum(len(p["trials"]) for p in payloads), progress)
+    start = time.perf_counter()
+    try:
+        if workers <= 1:
+            import torch
+
+            saved = torch.get_num_threads()
+            try:
+                for payload in payloads:
+                    store.mark_running([i for i, _ in payload["trials"]])
+                    display.started(payload)
+                    _commit(store, out, payload, run_group(payload), display)
+            finally:
+                torch.set_num_threads(saved)
+        else:
+            ctx = get_context("spawn")
+            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_worker,
+                                     initargs=(threads,)) as pool:
+                pending = {}
+                queue = list(payloads)
+                while queue or pending:
+                    while queue and len(pending) < workers:
+                        payload = queue.pop(0)
+                        store.mark_running([i for i, _ in payload["trials"]])
+                        display.started(payload)
+                        pending[pool.submit(run_group, payload)] = payload
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        payload = pending.pop(fut)
+                        try:
+                            outcome = fut.result()
+                        except Exception as exc:  # the worker process died
+                            outcome = {"group": payload["group"], "error": f"worker died: {exc}"}
+                        _commit(store, out, payload, outcome, display)
+    finally:
+        display.close()
+        meta = store.meta()
+        store.set_meta(wall_time_s=meta.get("wall_time_s", 0.0) + time.perf_counter() - start)
+
+
+def _commit(store: TrialStore, out: Path, payload: dict[str, Any], outcome: dict[str, Any],
+            display: _Display) -> None:
+    ids = [i for i, _ in payload["trials"]]
+    if "error" in outcome:
+        store.mark_failed(ids, outcome["error"])
+        display.finished(payload, failed=True)
+        return
+    for r in outcome["results"]:
+        path = out / "models" / f"{r['id']}.pt"
+        tmp = path.with_suffix(".pt.tmp")
+        tmp.write_bytes(r["state"])
+        os.replace(tmp, path)
+    store.commit_results(outcome["results"])
+    display.finished(payload, failed=False)
+
+
+class _Display:
+    """A rich progress display: groups and trials done, running and left, with ETA."""
+
+    def __init__(self, groups: int, trials: int, enabled: bool) -> None:
+        self.enabled = enabled
+        self.running = 0
+        self.groups_done = 0
+        self.failed = 0
+        if not enabled:
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("trials"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"),
+            TimeRemainingColumn(),
+        )
+        self.groups = groups
+        self.task = self.progress.add_task("study", total=trials, info="")
+        self.progress.start()
+        self._refresh()
+
+    def _refresh(self) -> None:
+        if self.enabled:
+            left = self.groups - self.groups_done - self.running
+            info = (f"groups: {self.groups_done} done, {self.running} running, {left} left"
+                    + (f", {self.failed} failed" if self.failed else ""))
+            self.progress.update(self.task, info=info)
+
+    def started(self, payload: dict[str, Any]) -> None:
+        self.running += 1
+        self._refresh()
+
+    def finished(self, payload: dict[str, Any], failed: bool) -> None:
+        self.running -= 1
+        self.groups_done += 1
+        self.failed += int(failed)
+        if self.enabled:
+            self.progress.advance(self.task, len(payload["trials"]))
+        self._refresh()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.progress.stop()

@@ -1,0 +1,81 @@
+"""What a worker process does with one group: load the data, train, summarize.
+
+A group's numbers depend only on the group: its specs, and the intra-op thread count fixed
+by the study (a different thread count changes float rounding, and training amplifies it
+into different accuracies). So a group gives the same results whichever worker runs it and
+whatever runs beside it, and a resumed study reproduces an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import io
+import signal
+import sys
+import time
+import traceback
+from typing import Any
+
+import torch
+
+_BUNDLES: dict[str, Any] = {}
+
+
+def init_worker(threads: int) -> None:
+    """Worker start-up: die with the parent (Linux), fix threads, flush denormals."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)
+
+
+def _bundle(data_json: str):
+    from nnstudy.config.data import DataSpec
+    from nnstudy.data import load_data
+
+    if data_json not in _BUNDLES:
+        _BUNDLES.clear()
+        _BUNDLES[data_json] = load_data(DataSpec.model_validate_json(data_json))
+    return _BUNDLES[data_json]
+
+
+def run_group(payload: dict[str, Any]) -> dict[str, Any]:
+    """Train one group. `payload`: group, threads, trials [(id, config_json)].
+
+    Returns {"group", "results": [{id, status, history, summary, state}]}, or
+    {"group", "error"} when the group raised: its trials are then marked failed.
+    """
+    from nnstudy.config.run import RunSpec
+    from nnstudy.models import build_model
+    from nnstudy.training.run import build_summary, training_flops
+    from nnstudy.training.trainer import train_group
+
+    torch.set_num_threads(payload["threads"])
+    torch.set_flush_denormal(True)
+    try:
+        specs = [RunSpec.model_validate_json(c) for _, c in payload["trials"]]
+        bundle = _bundle(specs[0].data.model_dump_json())
+        start = time.perf_counter()
+        trained = train_group(specs, bundle)
+        wall = time.perf_counter() - start
+        model = build_model(specs[0].model, bundle.input_shape, bundle.num_classes)
+        flops = training_flops(model, bundle.input_shape)
+        results = []
+        total_epochs = max(1, sum(t.epochs_run for t in trained))
+        for (trial_id, _), t in zip(payload["trials"], trained, strict=True):
+            # The models of a group share its wall time; each is charged its epochs' share.
+            share = wall * t.epochs_run / total_epochs
+            summary = build_summary(t, bundle.input_shape, share, flops, len(bundle.train))
+            summary["group_size"] = len(specs)
+            summary["group_wall_time_s"] = round(wall, 3)
+            buf = io.BytesIO()
+            torch.save(t.state_dict, buf)
+            results.append({"id": trial_id, "status": t.status, "history": t.history,
+                            "summary": summary, "state": buf.getvalue()})
+        return {"group": payload["group"], "results": results}
+    except Exception as exc:  # a failed group is a result: its trials are marked failed
+        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        return {"group": payload["group"], "error": last}
