@@ -88,6 +88,28 @@ def test_eval_metrics_and_an_lr_schedule_match_a_torch_loop_evaluated_after_each
     assert np.allclose(got, expected, rtol=1e-10, atol=0)
 
 
+def test_mse_on_labels_uses_one_hot_targets_as_torch_mse_loss():
+    x, y = _data()
+    model = build_model({"mlp": {"hidden": [8], "output_activation": "sigmoid"}}, (FEATURES,),
+                        num_classes=CLASSES, seed=4).double()
+    net = from_torch(model)
+    perm = np.arange(N)
+    history = train_numpy(net, x, y, epochs=1, lr=0.5, batch_size=BATCH, loss="mse",
+                          permutations=[perm])
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    total = 0.0
+    for start in range(0, N, BATCH):
+        idx = torch.from_numpy(perm[start : start + BATCH])
+        value = F.mse_loss(model(xt[idx]), F.one_hot(yt[idx], CLASSES).double())
+        opt.zero_grad()
+        value.backward()
+        opt.step()
+        total += value.item() * len(idx)
+    assert history[0].loss == pytest.approx(total / N, rel=1e-12)
+    assert history[0].accuracy is not None
+
+
 def test_a_seed_fixes_order_and_dropout_masks():
     x, y = _data()
 

@@ -30,10 +30,18 @@ class EpochMetrics:
     accuracy: float | None
 
 
-def _accuracy(out: np.ndarray, y: np.ndarray, loss: str) -> float | None:
-    if loss == "mse":
+def _accuracy(out: np.ndarray, y: np.ndarray) -> float | None:
+    """Share of argmax(out) == y when y holds labels; None for regression targets."""
+    if y.ndim != 1 or out.ndim != 2 or not np.issubdtype(y.dtype, np.integer):
         return None
     return float((out.argmax(axis=1) == y).mean())
+
+
+def _targets(out: np.ndarray, y: np.ndarray, loss: str) -> np.ndarray:
+    """For mse on labels: one-hot rows, as the torch engine's MSE on one-hot targets."""
+    if loss == "mse" and y.ndim == 1 and out.ndim == 2 and np.issubdtype(y.dtype, np.integer):
+        return np.eye(out.shape[1], dtype=out.dtype)[y]
+    return y
 
 
 def _check(optimizer: str, epochs: int, lr: float, batch_size: int, n: int,
@@ -57,13 +65,14 @@ def evaluate(network: Network, x: np.ndarray, y: np.ndarray, loss: str = "cross_
     network.eval()
     loss_fn = get_loss(loss)
     total, correct, n = 0.0, 0.0, len(x)
+    acc: float | None = None
     for start in range(0, n, batch_size):
         xb, yb = x[start : start + batch_size], y[start : start + batch_size]
         out = network.forward(xb)
-        total += loss_fn(out, yb)[0] * len(xb)
-        acc = _accuracy(out, yb, loss)
+        total += loss_fn(out, _targets(out, yb, loss))[0] * len(xb)
+        acc = _accuracy(out, yb)
         correct += 0.0 if acc is None else acc * len(xb)
-    return total / n, (None if loss == "mse" else correct / n)
+    return total / n, (None if acc is None else correct / n)
 
 
 def train_numpy(
@@ -95,7 +104,8 @@ def train_numpy(
         momentum: v <- mu v + g, theta <- theta - lr v   (torch.optim.SGD's form)
     `permutations[e]` orders the examples of epoch e (pass the torch engine's to replay
     its run); without it each epoch draws one from numpy's default_rng(seed). Dropout
-    masks come from the same generator. `lr_factor(e)` scales lr in epoch e (from 0), as
+    masks come from the same generator. With loss="mse" and labels as targets, the target
+    rows are one-hot (as the torch engine's). `lr_factor(e)` scales lr in epoch e (from 0), as
     a schedule does. The train row holds the data loss (no L2 term) and accuracy:
     with train_metrics="running" the means over the epoch's minibatches (each before its
     update), with "eval" an eval-mode pass over the training set after the epoch. The
@@ -119,15 +129,15 @@ def train_numpy(
             rng.permutation(n))
         step = lr * (lr_factor(epoch - 1) if lr_factor is not None else 1.0)
         network.train()
-        total, correct = 0.0, 0.0
+        total, correct, acc = 0.0, 0.0, None
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
             xb, yb = x_train[idx], y_train[idx]
             out = network.forward(xb)
-            value, dout = loss_fn(out, yb)
+            value, dout = loss_fn(out, _targets(out, yb, loss))
             network.backward(dout)
             total += value * len(idx)
-            acc = _accuracy(out, yb, loss)
+            acc = _accuracy(out, yb)
             correct += 0.0 if acc is None else acc * len(idx)
             grads = network.grads()
             if l2:
@@ -141,8 +151,7 @@ def train_numpy(
         if train_metrics == "eval":
             rows = [EpochMetrics(epoch, "train", *evaluate(network, x_train, y_train, loss))]
         else:
-            rows = [EpochMetrics(epoch, "train", total / n,
-                                 None if loss == "mse" else correct / n)]
+            rows = [EpochMetrics(epoch, "train", total / n, None if acc is None else correct / n)]
         if x_valid is not None and y_valid is not None:
             rows.append(EpochMetrics(epoch, "valid", *evaluate(network, x_valid, y_valid, loss)))
         history += rows
