@@ -1,14 +1,17 @@
 """nnstudy: build, check, train and compare small neural networks, reproducibly and fast."""
 
+from nnstudy.data import DataBundle, load_data
 from nnstudy.errors import ConfigError, DataError, DivergedError, NNStudyError, ShapeError
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ConfigError",
+    "DataBundle",
     "DataError",
     "DivergedError",
     "NNStudyError",
     "ShapeError",
     "__version__",
+    "load_data",
 ]

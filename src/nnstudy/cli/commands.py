@@ -1,6 +1,7 @@
 """Imports every command module so that each registers its commands on the app."""
 
 from nnstudy.cli import (
+    data,  # noqa: F401
     study,  # noqa: F401
     train,  # noqa: F401
     version,  # noqa: F401

@@ -334,6 +334,14 @@ class DataSpec(BaseModel):
                 raise ValueError(f"flatten must be the last transform, found at [{i}]")
         return steps
 
+    @model_serializer(mode="wrap")
+    def _drop_unused(self, handler: Any) -> Any:
+        # With fractions, valid_fraction has no effect; leaving it out lets a dump validate again.
+        out = handler(self)
+        if self.fractions is not None and isinstance(out, dict):
+            out.pop("valid_fraction", None)
+        return out
+
     def to_config(self) -> dict[str, Any]:
         """The YAML form of this spec (what `parse_data_spec` reads back)."""
         out = self.model_dump(mode="json", exclude_defaults=True)

@@ -42,7 +42,8 @@ class DataBundle:
     """The loaded data set. `batch(split, idx)` makes the float inputs of a batch.
 
     `input_shape` is the shape of one sample as `batch` returns it (after transforms,
-    augmentation crop and flatten); `counts[split][c]` the number of samples of class c.
+    augmentation crop and flatten); `counts[split][c]` the number of samples of class c;
+    `origin` where the files were read; `provenance[split]` how each split was made.
     """
 
     spec: DataSpec
@@ -53,6 +54,8 @@ class DataBundle:
     input_shape: tuple[int, ...]
     augmenter: Augmenter = field(repr=False)
     origin: str = ""
+    #: Where each split comes from, e.g. {"valid": "10% of train, stratified, split_seed 0"}.
+    provenance: dict[str, str] = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from nnstudy.data.catalog import CATALOG
-from nnstudy.data.download import cache_dir, fetch
+from nnstudy.data.download import cache_dir, ensure_downloaded
 from nnstudy.data.raw import RawData, RawPart, as_images, as_labels
 from nnstudy.errors import DataError
 
@@ -55,15 +55,24 @@ def _complete(directory: Path) -> bool:
     return all((directory / n).is_file() for n in (*TRAIN_BATCHES, TEST_BATCH))
 
 
-def _locate(root: Path | None, progress: bool) -> Path:
-    dataset = CATALOG["cifar10"]
-    if root is None:
-        home = cache_dir() / "cifar10"
-        extracted = home / "extracted"
+def ensure_cifar10(*, progress: bool = True, verify: bool = False) -> Path:
+    """The batches directory in the cache, downloading and extracting the archive if needed.
+
+    With `verify`, an archive already there is hashed again (and fetched anew on a mismatch).
+    """
+    home = cache_dir() / "cifar10"
+    extracted = home / "extracted"
+    if verify or not _complete(extracted / BATCHES_DIR):
+        archive = ensure_downloaded(CATALOG["cifar10"], home, progress=progress, verify=verify)
+        archive = archive / ARCHIVE
         if not _complete(extracted / BATCHES_DIR):
-            archive = fetch(dataset.files[0], dataset.mirrors, home, progress=progress)
             extract_tar(archive, extracted)
-        return _batches_in(extracted, home / ARCHIVE)
+    return _batches_in(extracted, home / ARCHIVE)
+
+
+def _locate(root: Path | None, progress: bool) -> Path:
+    if root is None:
+        return ensure_cifar10(progress=progress)
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DataError(f"data.root: {root}: no such directory")

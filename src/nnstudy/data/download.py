@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from nnstudy.data.catalog import RemoteDataset, RemoteFile
-from nnstudy.errors import DataError
+from nnstudy.data.catalog import CATALOG, RemoteDataset, RemoteFile
+from nnstudy.errors import ConfigError, DataError
 
 USER_AGENT = "nnstudy (https://github.com/nnstudy; dataset download)"
 CHUNK = 1 << 16
@@ -41,13 +41,41 @@ def sha256_of(path: Path) -> str:
 
 
 def ensure_downloaded(
-    dataset: RemoteDataset, directory: Path | None = None, *, progress: bool = True
+    dataset: RemoteDataset,
+    directory: Path | None = None,
+    *,
+    progress: bool = True,
+    verify: bool = False,
 ) -> Path:
-    """The directory holding all files of `dataset`, downloading those not there yet."""
+    """The directory holding all files of `dataset`, downloading those not there yet.
+
+    With `verify`, files already there are hashed again, and one whose sha256 is not the
+    recorded one is removed and downloaded anew.
+    """
     directory = directory if directory is not None else cache_dir() / dataset.name
     for file in dataset.files:
+        target = directory / file.name
+        if verify and target.is_file() and sha256_of(target) != file.sha256:
+            target.unlink()
         fetch(file, dataset.mirrors, directory, progress=progress)
     return directory
+
+
+def download_dataset(name: str, *, progress: bool = True) -> Path:
+    """Download (or re-check) the files of `name` in the cache; returns their directory.
+
+    For cifar10 the archive is also extracted; the batches directory is returned.
+    """
+    if name not in CATALOG:
+        raise ConfigError(
+            f"data.name: {name!r} has nothing to download; one of {', '.join(CATALOG)} "
+            "(digits ships with scikit-learn, folder and npz read local files)"
+        )
+    if name == "cifar10":
+        from nnstudy.data.cifar import ensure_cifar10
+
+        return ensure_cifar10(progress=progress, verify=True)
+    return ensure_downloaded(CATALOG[name], progress=progress, verify=True)
 
 
 def fetch(

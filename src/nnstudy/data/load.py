@@ -89,7 +89,7 @@ def load_data(
     """
     spec = parse_data_spec(spec)
     raw = READERS[spec.name](spec, progress)
-    parts = _split(raw, spec)
+    parts, provenance = _split(raw, spec)
     prepared, steps, image_shape = prepare({k: p.x for k, p in parts.items()}, spec.transforms)
     augmenter = Augmenter(
         spec.augment, image_shape, _black_pixel(steps, tuple(raw.train.x.shape[1:]))
@@ -107,10 +107,12 @@ def load_data(
         input_shape=tuple(input_shape),
         augmenter=augmenter,
         origin=raw.origin,
+        provenance=provenance,
     )
 
 
-def _split(raw: RawData, spec: DataSpec) -> dict[str, RawPart]:
+def _split(raw: RawData, spec: DataSpec) -> tuple[dict[str, RawPart], dict[str, str]]:
+    """The three splits and a line per split saying how it was made."""
     fractions = spec.fractions
     if fractions is not None and (raw.test is not None or raw.valid is not None):
         own = "test" if raw.test is not None else "validation"
@@ -118,26 +120,38 @@ def _split(raw: RawData, spec: DataSpec) -> dict[str, RawPart]:
             f"data.fractions: {raw.origin} has a {own} split of its own; remove fractions "
             "(valid_fraction sets the validation share of train)"
         )
-    if raw.valid is not None and "valid_fraction" in spec.model_fields_set:
+    default = DataSpec.model_fields["valid_fraction"].default
+    if raw.valid is not None and spec.valid_fraction != default:
         raise DataError(
             f"data.valid_fraction: {raw.origin} has a validation split of its own; "
-            "remove valid_fraction"
+            f"remove valid_fraction (got {spec.valid_fraction})"
         )
     train, test = raw.train, raw.test
+    how = {"train": "training files", "valid": "validation files", "test": "test files"}
     if test is None:
         share = fractions.test if fractions is not None else DEFAULT_TEST_FRACTION
         keep, held = stratified_split(train.y.numpy(), share, TEST_SEED)
+        how["test"] = f"{_pct(share)} of all {len(train):,}, stratified, seed {TEST_SEED}"
         train, test = _take(train, keep), _take(train, held)
+        how["train"] = "all but test"
     valid = raw.valid
     if valid is None:
         if fractions is not None:
-            rest = fractions.train + fractions.valid
-            share = fractions.valid / rest
+            share = fractions.valid / (fractions.train + fractions.valid)
         else:
             share = spec.valid_fraction
         keep, held = stratified_split(train.y.numpy(), share, spec.split_seed)
+        how["valid"] = (
+            f"{_pct(share)} of {len(train):,} ({how['train']}), stratified, "
+            f"split_seed {spec.split_seed}"
+        )
+        how["train"] += ", less valid"
         train, valid = _take(train, keep), _take(train, held)
-    return {"train": train, "valid": valid, "test": test}
+    return {"train": train, "valid": valid, "test": test}, how
+
+
+def _pct(share: float) -> str:
+    return f"{share * 100:.6g}%"
 
 
 def _take(part: RawPart, index: Any) -> RawPart:
