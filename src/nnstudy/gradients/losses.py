@@ -30,6 +30,7 @@ def torch_loss(loss: str | LossFn) -> LossFn:
 def random_targets(loss: str | LossFn, output: torch.Tensor,
                    generator: torch.Generator) -> torch.Tensor:
     """Targets that fit `output`: class indices for cross_entropy and nll, else values."""
+    torch_loss(loss)
     if loss in ("cross_entropy", "nll"):
         return torch.randint(0, output.shape[1], (output.shape[0],), generator=generator)
     return torch.randn(output.shape, generator=generator, dtype=output.dtype)
