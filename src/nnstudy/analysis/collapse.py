@@ -158,7 +158,8 @@ def _compose(modules: Sequence[nn.Module]) -> tuple[torch.Tensor, torch.Tensor]:
 def collapse(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
     """W' (out x in) and b' (out) of a model that is one affine map: Linear layers with
     only identity or linear (a*x + c) activations, in sequence (nested nn.Sequential
-    allowed); `model(x) == x @ W'.T + b'` up to rounding.
+    allowed, and a leading nn.Flatten); `model(x) == x.flatten(1) @ W'.T + b'` up to
+    rounding.
 
     Raises ConfigError naming the first layer that is not affine.
     """
@@ -170,6 +171,8 @@ def collapse(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
             "Linear layers and identity or linear activations"
         )
     items = _flatten(model, "")
+    while items and isinstance(items[0][1], nn.Flatten):
+        items = items[1:]  # W' then maps the flattened input
     for name, module in items:
         if not _is_affine(module):
             raise ConfigError(

@@ -143,6 +143,15 @@ class _RowBuilder:
         self.call: ModuleCall | None = None
 
 
+def _is_layer(module: nn.Module, root: bool) -> bool:
+    """A module that gets one row: a leaf (no children); the model itself only when it
+    is a library layer (`inspect(nn.Linear(4, 2), ...)`), since a custom model without
+    children does its work in functional calls, which get a row each."""
+    if next(module.children(), None) is not None:
+        return False
+    return not root or type(module).__module__.startswith(("torch.nn.", "nnstudy.models."))
+
+
 def _build_rows(
     model: nn.Module, counter: OpCounter
 ) -> tuple[list[_RowBuilder], set[int], set[int]]:
@@ -170,7 +179,7 @@ def _build_rows(
 
     for event in counter.events:
         if isinstance(event, ModuleCall):
-            if next(event.module.children(), None) is not None:
+            if not _is_layer(event.module, root=event.module is model):
                 continue
             row = _RowBuilder(
                 unique(event.name or type(event.module).__name__),
