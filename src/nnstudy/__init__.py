@@ -2,6 +2,8 @@
 
 from nnstudy.data import DataBundle, load_data
 from nnstudy.errors import ConfigError, DataError, DivergedError, NNStudyError, ShapeError
+from nnstudy.gradients.gradcheck import gradcheck
+from nnstudy.gradients.trace import trace
 
 __version__ = "0.1.0"
 
@@ -13,5 +15,7 @@ __all__ = [
     "NNStudyError",
     "ShapeError",
     "__version__",
+    "gradcheck",
     "load_data",
+    "trace",
 ]

@@ -136,3 +136,10 @@ def test_the_checked_model_is_left_untouched():
     gradcheck(model, torch.randn(2, 3), torch.tensor([0, 1]))
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert next(model.parameters()).dtype == torch.float32
+
+
+def test_gradcheck_is_public_api():
+    import nnstudy
+
+    report = nnstudy.gradcheck(nn.Linear(3, 2), torch.randn(2, 3), torch.tensor([1, 0]))
+    assert report.passed
