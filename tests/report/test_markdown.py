@@ -226,3 +226,37 @@ def test_report_of_an_unfinished_study_is_partial():
 def test_report_rejects_an_unknown_select_metric():
     with pytest.raises(ConfigError, match="valid_los"):
         render_report(META, study_trials(), {"metric": "valid_los"})
+
+
+def test_report_of_no_trials_at_all():
+    report = render_report({"name": "empty"}, pd.DataFrame(), SELECT)
+    assert "- **Trials**: 0: 0 done, 0 diverged, 0 failed" in report
+    assert "No trials." in report
+
+
+def test_report_with_variants_and_list_valued_keys():
+    rows = []
+    for variant in ("normalized", "raw"):
+        for hidden in ([100], [100, 100]):
+            for seed in (0, 1):
+                loss = 0.3 + 0.1 * (variant == "raw") - 0.02 * len(hidden) + 0.01 * seed
+                r = row("adam", 0.001, seed, loss, variant=variant)
+                del r[OPT], r[LR]
+                r["model.mlp.hidden"] = hidden
+                r["trial_id"] = f"{variant}-{len(hidden)}-{seed}"
+                r["params"] = 79510 if len(hidden) == 1 else 89610
+                rows.append(r)
+    meta = {"name": "variants", "variants": ["normalized", "raw"],
+            "training_flops_per_sample": 477030}
+    report = render_report(meta, pd.DataFrame(rows),
+                           {"metric": "valid_loss", "mode": "auto", "per": ["variant"]})
+    assert "- **Variants**: normalized, raw" in report
+    assert "79,510 to 89,610 parameters (depends on the configuration)" in report
+    assert "477,030 per training example" in report
+    best = table_rows(section(report, "Best configuration per variant"))
+    assert [(r[0], r[1]) for r in best] == [("normalized", "hidden [100, 100]"),
+                                            ("raw", "hidden [100, 100]")]
+    assert "- variant raw: +0.1000 [" in section(report, "Main effects")
+    rows_all = table_rows(section(report, "All configurations"))
+    assert rows_all[0][:2] == ["normalized", "[100, 100]"]
+    assert rows_all[0][-1] == "89,610"  # params differ between configurations: shown

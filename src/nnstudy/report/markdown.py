@@ -89,6 +89,9 @@ def _header(meta: dict[str, Any], trials: pd.DataFrame, keys: Sequence[str],
         facts.append(f"{fmt_int(params)} parameters")
     if meta.get("flops") is not None:
         facts.append(f"{fmt_int(meta['flops'])} FLOPs per example (forward)")
+    if meta.get("training_flops_per_sample") is not None:
+        facts.append(f"{fmt_int(meta['training_flops_per_sample'])} per training example "
+                     "(forward and backward)")
     if model or facts:
         items.append(("Model", ": ".join(x for x in (model, ", ".join(facts)) if x)))
     if meta.get("machine"):
@@ -103,6 +106,8 @@ def _header(meta: dict[str, Any], trials: pd.DataFrame, keys: Sequence[str],
         items.append(("Grid", f"{grid_text} ({n_configs} configurations)"))
     elif keys:
         items.append(("Keys", ", ".join(keys)))
+    if meta.get("variants"):
+        items.append(("Variants", ", ".join(str(v) for v in meta["variants"])))
     seeds = meta.get("seeds")
     if seeds is None and "seed" in trials:
         seeds = sorted({int(s) for s in trials["seed"]})
@@ -319,10 +324,12 @@ def render_report(meta: dict[str, Any], trials: pd.DataFrame, select: dict[str, 
         model        the model, e.g. "mlp hidden [100] relu"
         params       parameters per model (default: from the trials' `params` column)
         flops        forward FLOPs per example
+        training_flops_per_sample  forward and backward FLOPs per training example
         machine      e.g. "2-core x86_64, CPU, torch 2.4"
         wall_time_s  the study's wall time in seconds
         seeds        list of seeds (default: those of the trials)
         grid         {dotted key: list of values}
+        variants     names of the variants
         keys         the keys telling configurations apart (default: `stats.grid_keys`)
         level        confidence level (default 0.95)
     `trials`: the runner's DataFrame, one row per trial (see `nnstudy.study.stats`).
@@ -337,7 +344,7 @@ def render_report(meta: dict[str, Any], trials: pd.DataFrame, select: dict[str, 
         metric_column(trials, metric)
     lines = _header(meta, trials, keys, _selection_text(metric, mode, per, keys))
     lines.append("")
-    if not (trials["status"].astype(str) == "done").any():
+    if not len(trials) or not (trials["status"].astype(str) == "done").any():
         lines += ["No trial has finished, so there is nothing to compare yet.", ""]
         lines += _trials_section(trials, keys)
         return "\n".join(lines).rstrip() + "\n"
