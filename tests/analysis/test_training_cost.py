@@ -61,17 +61,28 @@ def test_summary_reports_training_per_sample_with_the_backward_by_operator():
     assert summary.to_dict()["training"]["flops"] == training.flops
 
 
-def test_max_pool_gradient_adds_only_where_windows_share_a_maximum():
-    x = torch.zeros(1, 1, 3, 3)
-    x[0, 0, 1, 1] = 1.0  # the maximum of all four 2x2 windows (stride 1)
+def test_max_pool_gradient_costs_one_add_per_window_whatever_the_weights():
+    model = nn.Sequential(nn.Conv2d(1, 1, 1), nn.MaxPool2d(2, stride=1))
+    costs = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        model[0].reset_parameters()
+        costs.append(measure_training_cost(model, (1, 3, 3)).backward_by_op)
+    assert costs[0]["max_pool2d_with_indices_backward"].adds == 2 * 2
+    assert costs[0] == costs[1]
 
-    class Pool(nn.Module):
+
+def test_a_model_without_meta_kernels_is_measured_on_copies_and_left_unchanged():
+    class Cumulative(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.scale = nn.Parameter(torch.ones(1))
+            self.fc = nn.Linear(3, 3)
 
-        def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-            return nn.functional.max_pool2d(x * self.scale, 2, stride=1)
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc(x) * torch.arange(3.0)  # a CPU tensor: the meta run fails
 
-    cost = measure_training_cost(Pool(), (1,))
-    assert cost.backward_by_op["max_pool2d_with_indices_backward"].adds == 4 - 1
+    model = Cumulative()
+    before = model.fc.weight.detach().clone()
+    cost = measure_training_cost(model, (3,))
+    assert cost.forward.flops == 9 + 6 + 3 + 3
+    assert torch.equal(model.fc.weight, before) and model.fc.weight.grad is None

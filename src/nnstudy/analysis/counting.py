@@ -84,6 +84,7 @@ class OpRecord:
     output_shape: tuple[int, ...] | None
     storages: tuple[int, ...]
     bias_storage: int | None
+    bias_id: int | None
 
 
 def storage_key(tensor: torch.Tensor) -> int | None:
@@ -217,6 +218,7 @@ class OpCounter:
             output_shape=_shape(out),
             storages=tuple(k for k in map(storage_key, tensors) if k is not None),
             bias_storage=storage_key(bias) if isinstance(bias, torch.Tensor) else None,
+            bias_id=id(bias) if isinstance(bias, torch.Tensor) else None,
         )
         self.records.append(record)
         self.events.append(record)

@@ -298,11 +298,7 @@ def inspect(
         )
     params = list(model.parameters())
     biases = [p for p in params if id(p) in bias_ids]
-    cost = (
-        measure_training_cost(model, shape, bias_storages={storage_key(p) for p in biases})
-        if training
-        else None
-    )
+    cost = measure_training_cost(model, shape) if training else None
     return Summary(
         model=name or default_name,
         input_shape=shape,

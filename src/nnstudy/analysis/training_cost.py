@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.func import functional_call
 from torch.utils._pytree import tree_leaves
 
-from nnstudy.analysis.counting import OpCounter, storage_key
+from nnstudy.analysis.counting import OpCounter
 from nnstudy.analysis.op_costs import OpCost
 
 __all__ = ["TrainingCost", "measure_training_cost", "per_sample"]
@@ -87,51 +88,62 @@ def _needs_two_samples(model: nn.Module) -> bool:
 
 
 def measure_training_cost(
-    model: nn.Module,
-    input_shape: Sequence[int],
-    batch_size: int | None = None,
-    bias_storages: set[int] | None = None,
+    model: nn.Module, input_shape: Sequence[int], batch_size: int | None = None
 ) -> TrainingCost:
-    """Count one training step of `model` on random input of shape (batch, *input_shape).
+    """Count one training step of `model` on input of shape (batch, *input_shape).
+
+    The step runs through `torch.func.functional_call` on stand-ins of the parameters
+    and buffers, on the meta device (shapes only, so AlexNet takes milliseconds) or, if
+    an operator of the model has no meta kernel, on copies on the model's device. The
+    model itself is left as it was: its mode, weights, batch-norm statistics, `.grad` and
+    the global random state.
 
     Args:
-        model: any module; its mode, buffers (batch-norm running statistics) and the
-            global random state are restored afterwards, and `.grad` is not touched.
+        model: any module.
         input_shape: one sample's shape, e.g. (1, 32, 32).
         batch_size: samples per step (default 1, or 2 when the model has batch norm,
             whose batch statistics need more than one sample); figures are per sample.
-        bias_storages: memory of the parameters that are biases (found by `inspect`);
-            by default, every parameter that an operator used as its bias argument.
     """
     batch = batch_size or (2 if _needs_two_samples(model) else 1)
-    reference = next(iter(model.parameters()), None)
-    if reference is None:
-        reference = next(iter(model.buffers()), torch.empty(0))
-    dtype = reference.dtype if reference.is_floating_point() else torch.float32
-    modes = {m: m.training for m in model.modules()}
-    buffers = [(b, b.detach().clone()) for b in model.buffers()]
-    devices = [reference.device] if reference.device.type == "cuda" else []
     try:
-        with torch.random.fork_rng(devices=devices):
+        return _measure(model, tuple(input_shape), batch, meta=True)
+    except (NotImplementedError, RuntimeError):
+        return _measure(model, tuple(input_shape), batch, meta=False)
+
+
+def _stand_in(tensor: torch.Tensor, meta: bool) -> torch.Tensor:
+    if meta:
+        return torch.empty_like(tensor, device="meta")
+    return tensor.detach().clone()
+
+
+def _measure(model: nn.Module, shape: tuple[int, ...], batch: int, meta: bool) -> TrainingCost:
+    params = {
+        name: _stand_in(p, meta).requires_grad_(p.requires_grad)
+        for name, p in model.named_parameters()
+    }
+    buffers = {name: _stand_in(b, meta) for name, b in model.named_buffers()}
+    reference = next(iter([*params.values(), *buffers.values()]), torch.empty(0))
+    dtype = reference.dtype if reference.is_floating_point() else torch.float32
+    device = reference.device
+    modes = {m: m.training for m in model.modules()}
+    try:
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(0)
             model.train()
-            x = torch.randn(batch, *input_shape, dtype=dtype, device=reference.device)
+            x = torch.randn(batch, *shape, dtype=dtype, device=device)
             with OpCounter(model) as forward:
-                y = model(x)
+                y = functional_call(model, {**params, **buffers}, (x,))
             outputs = [t for t in tree_leaves(y) if isinstance(t, torch.Tensor)]
             loss = sum(t.sum() for t in outputs if t.requires_grad)
-            params = [p for p in model.parameters() if p.requires_grad]
-            if bias_storages is None:
-                bias_storages = {r.bias_storage for r in forward.records} - {None}
-            weights = [p for p in params if storage_key(p) not in bias_storages]
-            backward = _count_gradients(loss, params, retain_graph=True)
+            trainable = [p for p in params.values() if p.requires_grad]
+            bias_ids = {r.bias_id for r in forward.records}
+            weights = [p for p in trainable if id(p) not in bias_ids]
+            backward = _count_gradients(loss, trainable, retain_graph=True)
             backward_no_bias = _count_gradients(loss, weights, retain_graph=False)
     finally:
         for module, training in modes.items():
             module.train(training)
-        with torch.no_grad():
-            for buffer, saved in buffers:
-                buffer.copy_(saved)
     uncounted = dict(forward.uncounted())
     for op, calls in backward.uncounted().items():
         uncounted[op] = uncounted.get(op, 0) + calls
