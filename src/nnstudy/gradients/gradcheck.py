@@ -74,8 +74,9 @@ class ParamCheck:
 class GradcheckReport:
     """Per parameter tensor the check, plus the loss, the timings and the reference engine.
 
-    Timings: `analytic_seconds` for one forward + backward pass, `forward_seconds` for one
-    forward pass, `numeric_seconds` for all checked entries (two forward passes each).
+    Timings: `analytic_seconds` for one forward + backward pass and `forward_seconds` for
+    one forward pass (best of 5), `numeric_seconds` for all checked entries (two forward
+    passes each), `entry_seconds` the median time of one entry.
     """
 
     params: list[ParamCheck]
@@ -86,6 +87,7 @@ class GradcheckReport:
     analytic_seconds: float
     forward_seconds: float
     numeric_seconds: float
+    entry_seconds: float
     reference: str = "not compared"
     reference_output_error: float | None = None
     title: str = "model"
@@ -100,13 +102,10 @@ class GradcheckReport:
         return sum(p.numel for p in self.params)
 
     @property
-    def seconds_per_entry(self) -> float:
-        return self.numeric_seconds / max(self.checked_entries, 1)
-
-    @property
     def full_numeric_seconds(self) -> float:
-        """The numeric gradient of every entry, extrapolated from the checked ones."""
-        return self.seconds_per_entry * self.total_entries
+        """The numeric gradient of every entry: the median entry's time times their number
+        (the median, so that a pause of a busy machine does not scale up with the count)."""
+        return self.entry_seconds * self.total_entries
 
     @property
     def rounding_floor(self) -> float:
@@ -168,7 +167,7 @@ def select_params(model: nn.Module, params: str | Sequence[str]) -> dict[str, nn
     return chosen
 
 
-def _best_time(fn: Callable[[], object], repeats: int = 3) -> float:
+def _best_time(fn: Callable[[], object], repeats: int = 5) -> float:
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
@@ -228,18 +227,17 @@ def gradcheck(
         with torch.no_grad():
             forward_seconds = _best_time(objective)
             loss_value = float(objective())
-            start = time.perf_counter()
+            times: list[float] = []
             checks = [
-                _check_tensor(name, p, g, objective, eps, samples, rng, worst)
+                _check_tensor(name, p, g, objective, eps, samples, rng, worst, times)
                 for (name, p), g in zip(chosen.items(), grads, strict=True)
             ]
-            numeric_seconds = time.perf_counter() - start
 
     report = GradcheckReport(
         params=checks, loss=loss if isinstance(loss, str) else getattr(loss, "__name__", "custom"),
         loss_value=loss_value, eps=eps, input_shape=tuple(x.shape),
         analytic_seconds=analytic_seconds, forward_seconds=forward_seconds,
-        numeric_seconds=numeric_seconds,
+        numeric_seconds=float(np.sum(times)), entry_seconds=float(np.median(times)),
     )
     if reference:
         _compare_reference(report, model, inputs, targets, loss, seed)
@@ -248,8 +246,9 @@ def gradcheck(
 
 def _check_tensor(name: str, p: torch.Tensor, grad: torch.Tensor | None,
                   objective: Callable[[], torch.Tensor], eps: float, samples: int | None,
-                  rng: np.random.Generator, worst: int) -> ParamCheck:
-    """Central differences on the chosen entries of `p`, compared with `grad`."""
+                  rng: np.random.Generator, worst: int, times: list[float]) -> ParamCheck:
+    """Central differences on the chosen entries of `p`, compared with `grad`; the time of
+    each entry is appended to `times`."""
     flat = p.data.view(-1)
     a_flat = (grad if grad is not None else torch.zeros_like(p)).reshape(-1).numpy()
     n = flat.numel()
@@ -257,6 +256,7 @@ def _check_tensor(name: str, p: torch.Tensor, grad: torch.Tensor | None,
         rng.choice(n, size=samples, replace=False))
     numeric = np.empty(len(picks))
     for k, i in enumerate(picks):
+        start = time.perf_counter()
         old = flat[i].item()
         flat[i] = old + eps
         up = objective().item()
@@ -264,6 +264,7 @@ def _check_tensor(name: str, p: torch.Tensor, grad: torch.Tensor | None,
         down = objective().item()
         flat[i] = old
         numeric[k] = (up - down) / (2 * eps)
+        times.append(time.perf_counter() - start)
     analytic = a_flat[picks]
     errors = entry_rel_error(analytic, numeric)
     errors = np.where(np.isfinite(analytic) & np.isfinite(numeric), errors, np.nan)

@@ -67,15 +67,15 @@ def render_gradcheck(r: GradcheckReport) -> str:
         ("one forward pass", r.forward_seconds, ""),
         ("analytic gradient (forward + backward)", r.analytic_seconds, ""),
         (f"numeric, {r.checked_entries:,} entries x 2 forward passes", r.numeric_seconds,
-         f"({_seconds(r.seconds_per_entry)} per entry)"),
+         f"(median {_seconds(r.entry_seconds)} per entry)"),
     ]
     if r.checked_entries < r.total_entries:
-        rows.append((f"numeric, all {r.total_entries:,} entries (extrapolated)",
+        rows.append((f"numeric, all {r.total_entries:,} entries (median x count)",
                      r.full_numeric_seconds, f"({ratio:,.0f} x the analytic gradient)"))
     else:
         rows[-1] = (*rows[-1][:2], f"({ratio:,.0f} x the analytic gradient)")
     label = max(len(row[0]) for row in rows)
-    lines += ["", "timing (best of 3)"]
+    lines += ["", "timing (best of 5)"]
     lines += [f"  {name:<{label}}  {_seconds(sec):>9}  {note}".rstrip() for name, sec, note in rows]
     floor = r.rounding_floor
     lines += ["", f"rounding floor of the differences: about {floor:.1e} (2.2e-16 |L| / eps); "
