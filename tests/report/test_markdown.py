@@ -190,6 +190,7 @@ def test_report_main_effects_trials_failures_and_diagnostics():
     effects = section(report, "Main effects")
     assert "- optimizer sgd: reference" in effects
     assert "- lr 0.01: " in effects
+    assert "(mean 0.2300 over 3 trials, 3 pairs; 3 diverged, left out)" in effects
     trials = section(report, "Trials")
     assert len(table_rows(trials.split("### Failed")[0])) == 18
     assert ("- sgd-0.01-2 (train.optimizer=sgd train.lr=0.01, seed 2): RuntimeError: CUDA "

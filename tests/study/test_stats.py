@@ -418,5 +418,15 @@ def test_main_effects_skip_diverged_cells_and_single_valued_keys():
     effects = main_effects(frame(rows), [DROP, LR], "valid_loss")
     assert list(effects["key"]) == [DROP, DROP]
     row = effects.iloc[1]
-    assert row["n_pairs"] == 2
+    assert row["n_pairs"] == 2 and row["n_diverged"] == 1 and row["n"] == 2
     assert row["diff"] == pytest.approx(-0.15)
+
+
+def test_results_do_not_depend_on_the_frame_index():
+    trials = grid({("adam", 0.001): [0.20, 0.22, 0.19], ("rmsprop", 0.001): [0.23, 0.25, 0.21]})
+    shuffled = trials.iloc[[3, 0, 4, 1, 5, 2]].set_axis([7, 7, 7, 1, 1, 1])
+    a = aggregate(trials, [OPT, LR], ["valid_loss"]).set_index(OPT)
+    b = aggregate(shuffled, [OPT, LR], ["valid_loss"]).set_index(OPT)
+    pd.testing.assert_frame_equal(a.loc[["adam", "rmsprop"]], b.loc[["adam", "rmsprop"]])
+    assert compare(shuffled, [OPT, LR], "valid_loss").p_value == pytest.approx(
+        compare(trials, [OPT, LR], "valid_loss").p_value)

@@ -180,8 +180,8 @@ def _compare_section(trials: pd.DataFrame, keys: list[str], metric: str, mode: s
     if per:
         within = []
         for values, index in group_rows(trials, per):
-            sub = compare(trials.loc[index], keys, metric, mode, level)
-            if len(group_rows(trials.loc[index], keys)) > 1:
+            sub = compare(trials.iloc[index], keys, metric, mode, level)
+            if len(group_rows(trials.iloc[index], keys)) > 1:
                 name = config_label(values, keys)
                 within.append(f"- {name}: {sub.sentence}.")
         if within:
@@ -253,6 +253,8 @@ def _effects_section(trials: pd.DataFrame, keys: list[str], metric: str,
             mean = (f"{100 * row['mean']:.2f}%" if kind == "accuracy"
                     else fmt_float(row["mean"]))
             pairs = "" if position == 0 else f", {int(row['n_pairs'])} pairs"
+            if row["n_diverged"]:
+                pairs += f"; {int(row['n_diverged'])} diverged, left out"
             lines.append(f"- {row['text']} (mean {mean} over {int(row['n'])} trials{pairs})")
     return [*lines, ""]
 
@@ -295,8 +297,9 @@ def _diagnostics_section(trials: pd.DataFrame) -> list[str]:
     if "diagnostics" not in trials:
         return []
     lines = ["## Diagnostics", ""]
-    codes = trials["diagnostics"].map(lambda v: "" if is_missing(v) else str(v))
-    found = trials[codes.str.strip() != ""]
+    codes = trials["diagnostics"].map(lambda v: "" if is_missing(v) else str(v)).to_numpy()
+    has = np.array([c.strip() != "" for c in codes], dtype=bool)
+    found = trials[has]
     if found.empty:
         return [*lines, "No trial has diagnostic findings.", ""]
     frame = pd.DataFrame({
@@ -305,7 +308,7 @@ def _diagnostics_section(trials: pd.DataFrame) -> list[str]:
         "seed": found["seed"].to_numpy(),
         "status": found["status"].astype(str).to_numpy(),
         "findings": [", ".join(c.strip() for c in str(v).split(",") if c.strip())
-                     for v in codes[found.index]],
+                     for v in codes[has]],
     })
     lines += [markdown_table(frame, ["seed"]), ""]
     lines.append("Codes: not_learning (loss at chance level), diverged (NaN or inf loss), "

@@ -128,18 +128,19 @@ def _hashable(value: Any) -> Any:
 
 
 def group_rows(trials: pd.DataFrame, keys: Sequence[str]
-               ) -> list[tuple[dict[str, Any], pd.Index]]:
-    """Rows grouped by the values of `keys`, in order of first appearance (the grid order).
-    Own grouping rather than DataFrame.groupby: grid values may be lists (hidden sizes)."""
-    order: dict[tuple, list] = {}
+               ) -> list[tuple[dict[str, Any], np.ndarray]]:
+    """Rows grouped by the values of `keys`, in order of first appearance (the grid order):
+    (values, row positions for `.iloc`). Own grouping rather than DataFrame.groupby: grid
+    values may be lists (hidden sizes), and positions do not care about the index."""
+    order: dict[tuple, list[int]] = {}
     first: dict[tuple, dict[str, Any]] = {}
-    for index, row in zip(trials.index, trials[list(keys)].itertuples(index=False), strict=True):
+    for position, row in enumerate(trials[list(keys)].itertuples(index=False)):
         key = tuple(_hashable(v) for v in row)
         if key not in order:
             order[key] = []
             first[key] = dict(zip(keys, row, strict=True))
-        order[key].append(index)
-    return [(first[k], pd.Index(rows)) for k, rows in order.items()]
+        order[key].append(position)
+    return [(first[k], np.asarray(rows, dtype=int)) for k, rows in order.items()]
 
 
 def _finite(values: Iterable[Any]) -> np.ndarray:
@@ -201,7 +202,7 @@ def aggregate(trials: pd.DataFrame, keys: Sequence[str], metrics: Sequence[str],
     columns = {m: metric_column(trials, m) for m in metrics}
     rows = []
     for values, index in group_rows(trials, keys):
-        part = trials.loc[index]
+        part = trials.iloc[index]
         status = part["status"].astype(str)
         done = part[status == "done"]
         row: dict[str, Any] = dict(values)
@@ -410,7 +411,7 @@ def best_per(trials: pd.DataFrame, keys: Sequence[str], metric: str, mode: str =
     table = aggregate(trials, keys, [metric, *(m for m in shown if m != metric)], level)
     rows = []
     for group_values, index in group_rows(table, per):
-        part = table.loc[index]
+        part = table.iloc[index]
         ranked = _rank(part, f"{metric}_mean", mode)
         row: dict[str, Any] = dict(group_values)
         if ranked.empty:
@@ -476,8 +477,10 @@ def main_effects(trials: pd.DataFrame, keys: Sequence[str], metric: str,
         diff     = mean(d_c), with the Student t interval of `mean_ci` over the cells
 
     Columns: `key`, `value`, `label` (`dropout 0.5`), `mean`, `n` (trials in the mean),
-    `diff`, `diff_lo`, `diff_hi`, `n_pairs`, `text` (see `format_effect`; the reference row
-    reads "dropout 0.0: reference").
+    `n_diverged` (trials with key = v that diverged: in no mean and no pair, so a value whose
+    trials often diverge can look good here; the count says so), `diff`, `diff_lo`,
+    `diff_hi`, `n_pairs`, `text` (see `format_effect`; the reference row reads
+    "dropout 0: reference").
     """
     keys = list(keys)
     column = metric_column(trials, metric)
@@ -500,15 +503,16 @@ def main_effects(trials: pd.DataFrame, keys: Sequence[str], metric: str,
                 by_cell.setdefault(tuple(_hashable(v) for v in row), []).append(float(value))
             cells[_hashable(value_dict[key])] = {c: float(np.mean(v)) for c, v in by_cell.items()}
         reference = cells[_hashable(levels[0][0][key])]
-        for position, (value_dict, _) in enumerate(levels):
+        for position, (value_dict, index) in enumerate(levels):
             value = value_dict[key]
+            n_diverged = int((trials["status"].iloc[index].astype(str) == "diverged").sum())
             here = cells[_hashable(value)]
             ys = list(here.values())
             mean = float(np.mean(ys)) if ys else math.nan
             label = effect_label(key, value, keys)
             if position == 0:
                 rows.append({"key": key, "value": value, "label": label, "mean": mean,
-                             "n": len(ys), "diff": 0.0, "diff_lo": math.nan,
+                             "n": len(ys), "n_diverged": n_diverged, "diff": 0.0, "diff_lo": math.nan,
                              "diff_hi": math.nan, "n_pairs": len(ys),
                              "text": f"{label}: reference"})
                 continue
@@ -516,7 +520,7 @@ def main_effects(trials: pd.DataFrame, keys: Sequence[str], metric: str,
             d = [here[c] - reference[c] for c in shared]
             diff, _, lo, hi, n_pairs = mean_ci(d, level)
             rows.append({"key": key, "value": value, "label": label, "mean": mean,
-                         "n": len(ys), "diff": diff, "diff_lo": lo, "diff_hi": hi,
+                         "n": len(ys), "n_diverged": n_diverged, "diff": diff, "diff_lo": lo, "diff_hi": hi,
                          "n_pairs": n_pairs, "text": format_effect(label, diff, lo, hi, kind)})
-    return pd.DataFrame(rows, columns=["key", "value", "label", "mean", "n", "diff", "diff_lo",
-                                       "diff_hi", "n_pairs", "text"])
+    return pd.DataFrame(rows, columns=["key", "value", "label", "mean", "n", "n_diverged",
+                                       "diff", "diff_lo", "diff_hi", "n_pairs", "text"])
