@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import math
 
 import pandas as pd
@@ -117,6 +118,15 @@ def test_write_results_csv_one_row_per_trial_atomically(tmp_path):
     assert back["best_valid_loss"].iloc[0] == trials["best_valid_loss"].iloc[0]
     assert back.loc[back["status"] == "diverged", "best_valid_loss"].isna().all()
     assert back["trial_id"].is_unique
+    trials.loc[trials["status"] == "failed", ["best_epoch", "params"]] = None
+    write_results_csv(trials, path)
+    with open(path, newline="") as handle:
+        records = {r["trial_id"]: r for r in csv.DictReader(handle)}
+    failed = records["sgd-0.01-2"]  # no summary: counts are empty, not NaN or 0
+    assert (failed["best_epoch"], failed["epochs_run"], failed["params"]) == ("", "15", "")
+    assert failed["error"] == "Traceback ...\nRuntimeError: CUDA out of memory"
+    done = records["sgd-0.001-0"]
+    assert (done["best_epoch"], done["epochs_run"], done["params"]) == ("10", "13", "79510")
 
 
 # --------------------------------------------------------------------------- report

@@ -255,7 +255,11 @@ def _effects_section(trials: pd.DataFrame, keys: list[str], metric: str,
             pairs = "" if position == 0 else f", {int(row['n_pairs'])} pairs"
             if row["n_diverged"]:
                 pairs += f"; {int(row['n_diverged'])} diverged, left out"
-            lines.append(f"- {row['text']} (mean {mean} over {int(row['n'])} trials{pairs})")
+            count = int(row["n"])
+            if row["n_pairs"] == 0:
+                pairs = pairs.replace(", 0 pairs", "")
+            lines.append(f"- {row['text']} (mean {mean} over {count} "
+                         f"trial{'s' if count != 1 else ''}{pairs})")
     return [*lines, ""]
 
 

@@ -144,12 +144,19 @@ METRIC_ORDER = (
 
 def results_frame(trials: pd.DataFrame) -> pd.DataFrame:
     """The trials in the column order of results.csv: identity, grid keys, metrics, then any
-    other column; grid values that are lists are written as `[100, 100]`."""
+    other column; counts (seed, best epoch, epochs run, params) as integers even when some
+    are missing; grid values that are lists are written as `[100, 100]`."""
     keys = [k for k in grid_keys(trials) if k != "variant"]
     first = [c for c in RESULT_COLUMNS if c in trials.columns]
     metrics = [c for c in METRIC_ORDER if c in trials.columns]
     rest = [c for c in trials.columns if c not in {*first, *keys, *metrics, *STANDARD_COLUMNS}]
     out = trials[[*first, *keys, *metrics, *rest]].copy()
+    for column in ("seed", "best_epoch", "epochs_run", "params"):
+        if column in out:
+            values = pd.to_numeric(out[column], errors="coerce")
+            finite = values.dropna()
+            if (finite == finite.round()).all():
+                out[column] = values.astype("Int64")  # 12, not 12.0, and empty when missing
     for key in keys:
         if out[key].map(lambda v: isinstance(v, list | tuple)).any():
             out[key] = out[key].map(lambda v: str(list(v)) if isinstance(v, list | tuple) else v)
