@@ -1,5 +1,6 @@
 """nnstudy: build, check, train and compare small neural networks, reproducibly and fast."""
 
+from nnstudy.analysis import inspect
 from nnstudy.data import DataBundle, load_data
 from nnstudy.errors import ConfigError, DataError, DivergedError, NNStudyError, ShapeError
 from nnstudy.gradients.gradcheck import gradcheck
@@ -16,6 +17,7 @@ __all__ = [
     "ShapeError",
     "__version__",
     "gradcheck",
+    "inspect",
     "load_data",
     "trace",
 ]

@@ -31,7 +31,7 @@ def test_without_bias_leaves_out_bias_parameters_and_bias_additions():
     assert without["total"]["flops"] == with_bias["total"]["flops_no_bias"]
     assert without["layers"][0]["params"] == 18
     assert without["total"]["training_flops"] == summary.training.flops_no_bias
-    assert "Bias params" not in summary.to_markdown(bias=False)
+    assert "| Bias |" not in summary.to_markdown(bias=False)
 
 
 def test_markdown_has_one_row_per_layer_and_a_total():

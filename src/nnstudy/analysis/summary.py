@@ -175,7 +175,7 @@ class Summary:
         """Headers, one list of cells per row, and the total row, as display strings."""
         frozen = self.trainable_params != self.total_params
         headers = ["Layer", "Type", "Input", "Output", "Params"]
-        headers += ["Bias params"] if bias else []
+        headers += ["Bias"] if bias else []
         headers += ["Trainable"] if frozen else []
         headers += ["MACs", "FLOPs", "FLOPs (no bias)"] if bias else ["MACs", "FLOPs (no bias)"]
         headers += ["Act. bytes"]

@@ -3,6 +3,7 @@
 from nnstudy.cli import (
     check,  # noqa: F401
     data,  # noqa: F401
+    inspect,  # noqa: F401
     study,  # noqa: F401
     trace,  # noqa: F401
     train,  # noqa: F401
