@@ -34,6 +34,7 @@ from nnstudy.training.schedules import lr_factor
 from nnstudy.training.stacked import StackedModel
 
 SPLITS = ("train", "valid", "test")
+EXPLODING = 10.0
 _BOOL_HPARAMS = ("nesterov", "centered", "amsgrad", "decoupled_weight_decay")
 
 
@@ -270,6 +271,8 @@ def train_group(
     signals.observe_epoch(0, metrics)
     tracker = _BestTracker(specs, stacked, has_valid="valid_loss" in metrics)
     tracker.update(0, metrics, stacked, active)
+    # A batch loss above EXPLODING x the untrained model's loss counts as divergence.
+    limit = (EXPLODING * metrics["train_loss"].clamp(min=1e-3)).to(dev)
 
     for epoch in range(1, max_epochs + 1):
         for g in range(G):
@@ -296,9 +299,9 @@ def train_group(
             if use_l2:
                 objective = objective + l2_penalty(stacked.params, weight_names, lam).sum()
             grads = torch.autograd.grad(objective, params)
-            finite = torch.isfinite(losses.detach())
-            if not bool(finite.all()):
-                for g in torch.nonzero(~finite).flatten().tolist():
+            ok = torch.isfinite(losses.detach()) & (losses.detach() <= limit)
+            if not bool(ok.all()):
+                for g in torch.nonzero(~ok).flatten().tolist():
                     if active[g]:
                         active[g], diverged[g] = False, True
                         epochs_run[g] = epoch

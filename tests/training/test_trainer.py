@@ -1,0 +1,146 @@
+"""The batched trainer, cross-checked against plain PyTorch loops written out here."""
+
+import copy
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nnstudy.config.run import RunSpec
+from nnstudy.data import load_data
+from nnstudy.models import build_model
+from nnstudy.training.trainer import train_group
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_data({"name": "digits", "valid_fraction": 0.1})
+
+
+def spec(**train):
+    base = {"epochs": 2, "batch_size": 32, "seed": 0}
+    base.update(train)
+    return RunSpec.model_validate({"data": {"name": "digits", "valid_fraction": 0.1},
+                                   "model": {"mlp": {"hidden": [16]}}, "train": base})
+
+
+def plain_loop(s: RunSpec, bundle, make_opt):
+    """The reports' loop: same initial weights and data order, torch.optim, float64."""
+    net = build_model(s.model, bundle.input_shape, bundle.num_classes, seed=s.train.seed)
+    net = net.double()
+    opt = make_opt(net.parameters())
+    gen = torch.Generator().manual_seed(s.train.seed)
+    n = len(bundle.train)
+    for _ in range(s.train.epochs):
+        perm = torch.randperm(n, generator=gen)
+        for i in range(0, n, s.train.batch_size):
+            idx = perm[i : i + s.train.batch_size]
+            x = bundle.batch("train", idx).double()
+            loss = F.cross_entropy(net(x), bundle.train.y[idx])
+            if s.train.l2:
+                loss = loss + s.train.l2 * sum(
+                    (m.weight**2).sum() for m in net.modules() if isinstance(m, torch.nn.Linear))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return net
+
+
+@pytest.mark.parametrize(
+    ("train", "make_opt"),
+    [
+        ({"optimizer": "sgd", "lr": 0.1}, lambda p: torch.optim.SGD(p, lr=0.1)),
+        ({"optimizer": "momentum", "lr": 0.05, "momentum": 0.9},
+         lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
+        ({"optimizer": "adam", "lr": 0.01}, lambda p: torch.optim.Adam(p, lr=0.01)),
+        ({"optimizer": "sgd", "lr": 0.1, "l2": 0.001}, lambda p: torch.optim.SGD(p, lr=0.1)),
+    ],
+)
+def test_trained_weights_equal_a_plain_torch_loop(digits, train, make_opt):
+    # best epoch by the training loss, which falls: the kept weights are the last epoch's
+    s = spec(**train, early_stopping={"metric": "train_loss", "patience": 100})
+    ours = train_group([s], digits, dtype=torch.float64)[0]
+    assert ours.best_epoch == s.train.epochs
+    ref = plain_loop(s, digits, make_opt)
+    for name, value in ref.state_dict().items():
+        torch.testing.assert_close(ours.state_dict[name], value, rtol=1e-9, atol=1e-12)
+    again = train_group([s], digits, dtype=torch.float64)[0]
+    assert again.history == ours.history  # deterministic
+
+
+def test_models_trained_together_equal_models_trained_alone(digits):
+    specs = [spec(optimizer="sgd", lr=lr, seed=seed) for lr in (0.05, 0.2) for seed in (0, 1)]
+    together = train_group(specs, digits, dtype=torch.float64)
+    for s, t in zip(specs, together, strict=True):
+        alone = train_group([s], digits, dtype=torch.float64)[0]
+        assert alone.best_epoch == t.best_epoch
+        for a, b in zip(alone.history, t.history, strict=True):
+            assert a["epoch"] == b["epoch"] and a["split"] == b["split"]
+            assert math.isclose(a["loss"], b["loss"], rel_tol=1e-9)
+            assert a["accuracy"] == b["accuracy"]
+
+
+def test_same_seed_gives_same_initial_weights_and_order_across_configurations(digits):
+    a, b = train_group([spec(lr=0.05, seed=3), spec(lr=0.2, seed=3)], digits)
+    assert a.history[0] == b.history[0]  # epoch 0: the same untrained model
+    c = train_group([spec(lr=0.05, seed=4)], digits)[0]
+    assert c.history[0] != a.history[0]
+
+
+def test_early_stopping_freezes_a_model_and_restores_its_best_epoch(digits):
+    s = spec(optimizer="sgd", lr=0.5, epochs=30,
+             early_stopping={"metric": "valid_loss", "patience": 2})
+    t = train_group([s], digits, dtype=torch.float64)[0]
+    valid = [(r["epoch"], r["loss"]) for r in t.history if r["split"] == "valid"]
+    best_epoch, best_loss = min(valid, key=lambda v: v[1])
+    assert t.best_epoch == best_epoch
+    assert t.stopped_early and t.epochs_run == best_epoch + 2 < 30
+    net = build_model(s.model, digits.input_shape, digits.num_classes).double()
+    net.load_state_dict(t.state_dict)
+    net.eval()
+    with torch.no_grad():
+        x = digits.batch("valid", torch.arange(len(digits.valid))).double()
+        loss = F.cross_entropy(net(x), digits.valid.y).item()
+    assert math.isclose(loss, best_loss, rel_tol=1e-9)
+
+
+def test_a_diverging_model_is_marked_and_the_others_go_on(digits):
+    good, bad = train_group([spec(lr=0.1), spec(lr=1e4)], digits)
+    assert bad.status == "diverged"
+    assert any(d["code"] == "diverged" for d in bad.diagnostics)
+    assert good.status == "done" and good.epochs_run == 2
+    assert good.best["test"]["accuracy"] > 0.5
+
+
+def test_double_softmax_is_flagged_with_its_loss_floor(digits):
+    s = RunSpec.model_validate({
+        "data": {"name": "digits"},
+        "model": {"mlp": {"hidden": [32], "output_activation": "softmax"}},
+        "train": {"epochs": 3, "optimizer": "adam", "lr": 0.01}})
+    t = train_group([s], digits)[0]
+    codes = [d["code"] for d in t.diagnostics]
+    assert "double_softmax" in codes
+    floor = math.log(1 + 9 / math.e)
+    assert all(r["loss"] >= floor - 1e-6 for r in t.history)
+
+
+def test_deep_sigmoid_net_with_tiny_init_is_flagged_not_learning(digits):
+    s = RunSpec.model_validate({
+        "data": {"name": "digits"},
+        "model": {"mlp": {"hidden": [64, 64, 64, 64], "activation": "sigmoid"}},
+        "train": {"epochs": 5, "init": "normal", "init_scale": 1e-3, "lr": 0.01}})
+    t = train_group([s], digits)[0]
+    codes = [d["code"] for d in t.diagnostics]
+    assert "not_learning" in codes
+    assert "vanishing_gradients" in codes
+
+
+def test_stacked_training_does_not_touch_the_template_modules(digits):
+    s = spec()
+    net = build_model(s.model, digits.input_shape, digits.num_classes, seed=0)
+    before = copy.deepcopy(net.state_dict())
+    train_group([s], digits)
+    after = build_model(s.model, digits.input_shape, digits.num_classes, seed=0).state_dict()
+    for k in before:
+        assert torch.equal(before[k], after[k])
