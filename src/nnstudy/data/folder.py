@@ -131,7 +131,7 @@ def _decode(
         for path, _, _ in files:
             try:
                 with Image.open(path) as img:
-                    array = np.asarray(img.convert(mode), dtype=np.uint8)
+                    array = np.array(img.convert(mode), dtype=np.uint8)
             except (UnidentifiedImageError, OSError, ValueError) as exc:
                 raise DataError(f"{path}: cannot read image ({exc})") from None
             array = array[np.newaxis] if array.ndim == 2 else array.transpose(2, 0, 1)
@@ -149,16 +149,15 @@ def _decode(
         decoded[split] = images
     arrays: dict[str, np.ndarray] = {}
     for split, images in decoded.items():
-        if mixed:
-            x = np.stack([_resized(a, resize_to or (0, 0)) for a in images])
-        else:
-            x = np.stack(images)
-        arrays[f"x_{split}"] = x
+        if mixed and resize_to is not None:
+            images = [_resized(a, resize_to) for a in images]
+        arrays[f"x_{split}"] = np.stack(images)
         arrays[f"y_{split}"] = np.array([label for _, _, label in listing[split]], dtype=np.int64)
     return arrays
 
 
 def _resized(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """uint8 [C, H, W] -> float32 [C, *size] in [0, 1], as the resize transform does it."""
     x = torch.from_numpy(image).to(torch.float32).div_(255).unsqueeze(0)
     return resize(x, size)[0].numpy()
 

@@ -2,7 +2,8 @@
 
 The images are shown as the network sees them before flatten: after the deterministic
 transforms, mapped linearly from the range of the shown pixels to black..white per channel
-(so normalized images look like the originals).
+(so normalized images look like the originals). The grid is one mosaic drawn with a single
+`imshow`, which keeps it fast for many classes.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from nnstudy.data.bundle import DataBundle, Split
 from nnstudy.errors import ConfigError
 
 MAX_ROWS = 20
+GAP = 2  # pixels of background between images, in units of source pixels
 
 
 def save_sample_grid(
@@ -35,12 +37,12 @@ def save_sample_grid(
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     path = Path(path)
     suffix = path.suffix.lower() or ".png"
-    formats = plt.figure().canvas.get_supported_filetypes()
-    plt.close("all")
+    fig = Figure()
+    formats = fig.canvas.get_supported_filetypes()
     if suffix.lstrip(".") not in formats:
         raise ConfigError(
             f"--out {path}: unknown image format {suffix!r}; one of " + ", ".join(sorted(formats))
@@ -51,54 +53,61 @@ def save_sample_grid(
         raise ConfigError(
             f"--out {path}: the samples are vectors of {images.shape[-1]} values, not images"
         )
-    rng = np.random.default_rng(seed)
-    labels = part.y.cpu().numpy()
-    rows = list(range(min(bundle.num_classes, MAX_ROWS)))
-    picks = []
-    for c in rows:
-        members = np.flatnonzero(labels == c)
-        picks.append(rng.permutation(members)[:per_class])
-    shown = np.concatenate(picks) if picks else np.zeros(0, dtype=np.int64)
-    pixels = _display_range(images[torch.as_tensor(shown, dtype=torch.int64)])
-    fig, axes = plt.subplots(
-        len(rows),
-        per_class,
-        figsize=(0.9 * per_class + 1.2, 0.9 * len(rows) + 0.4),
-        squeeze=False,
+    rows = min(bundle.num_classes, MAX_ROWS)
+    mosaic = sample_mosaic(part, rows, per_class, seed)
+    height, width = mosaic.shape[:2]
+    scale = max(1.0, 48.0 / max(1, images.shape[-2]))  # small images get bigger pixels
+    fig.set_size_inches(width * scale / 72 + 1.4, height * scale / 72 + 0.6)
+    ax = fig.add_axes((1.2 / fig.get_figwidth(), 0.05, 1 - 1.3 / fig.get_figwidth(), 0.85))
+    gray = mosaic.shape[2] == 1
+    ax.imshow(
+        mosaic[..., 0] if gray else mosaic,
+        cmap="gray" if gray else None,
+        vmin=0.0,
+        vmax=1.0,
+        interpolation="nearest",
     )
-    start = 0
-    for r, c in enumerate(rows):
-        count = len(picks[r])
-        for k in range(per_class):
-            ax = axes[r][k]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for spine in ax.spines.values():
-                spine.set_visible(False)
-            if k < count:
-                img = pixels[start + k]
-                if img.shape[0] == 1:
-                    ax.imshow(img[0], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
-                else:
-                    ax.imshow(img[:3].transpose(1, 2, 0), interpolation="nearest")
-        axes[r][0].set_ylabel(bundle.classes[c], rotation=0, ha="right", va="center", fontsize=9)
-        start += count
+    cell = images.shape[-2] + GAP
+    ax.set_yticks([GAP + r * cell + images.shape[-2] / 2 for r in range(rows)])
+    ax.set_yticklabels(bundle.classes[:rows], fontsize=9)
+    ax.set_xticks([])
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
     title = f"{bundle.spec.name}: {per_class} random {part.name} images per class"
     if bundle.num_classes > MAX_ROWS:
         title += f" (first {MAX_ROWS} of {bundle.num_classes} classes)"
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
-        fig.savefig(tmp, dpi=100, format=suffix.lstrip("."))
+        fig.savefig(tmp, dpi=72 * 1.5, format=suffix.lstrip("."))
         os.replace(tmp, path)
     finally:
-        plt.close(fig)
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def sample_mosaic(part: Split, rows: int, per_class: int, seed: int) -> np.ndarray:
+    """[rows * (H + gap) + gap, per_class * (W + gap) + gap, C] floats in [0, 1]: row c holds
+    `per_class` random samples of class c (drawn with `seed`), white between images."""
+    images = part.prepared
+    _, c, h, w = images.shape
+    rng = np.random.default_rng(seed)
+    labels = part.y.cpu().numpy()
+    picks = [rng.permutation(np.flatnonzero(labels == k))[:per_class] for k in range(rows)]
+    shown = np.concatenate(picks).astype(np.int64) if picks else np.zeros(0, np.int64)
+    pixels = _display_range(images[torch.as_tensor(shown)])
+    mosaic = np.ones((rows * (h + GAP) + GAP, per_class * (w + GAP) + GAP, c), np.float32)
+    start = 0
+    for r, chosen in enumerate(picks):
+        for k in range(len(chosen)):
+            top, left = GAP + r * (h + GAP), GAP + k * (w + GAP)
+            mosaic[top : top + h, left : left + w] = pixels[start + k].transpose(1, 2, 0)
+        start += len(chosen)
+    return mosaic[..., :3] if c > 3 else mosaic
 
 
 def _display_range(x: torch.Tensor) -> np.ndarray:

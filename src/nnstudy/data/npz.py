@@ -24,6 +24,8 @@ def read_npz(path: Path) -> RawData:
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataError(f"data.path: {path}: no such file")
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: not a readable .npz file (not a zip archive of .npy arrays)")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}

@@ -1,0 +1,116 @@
+"""Downloads against a local HTTP server: a good file, a bad checksum, a connection cut mid-file."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+
+import pytest
+import torch
+
+from nnstudy.data import catalog, load_data
+from nnstudy.data.catalog import RemoteFile
+from nnstudy.data.download import cache_dir, ensure_downloaded, fetch
+from nnstudy.errors import DataError
+
+PAYLOAD = os.urandom(300_000)
+GOOD = RemoteFile("payload.bin", hashlib.sha256(PAYLOAD).hexdigest())
+
+
+def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("NNSTUDY_DATA_DIR", str(tmp_path / "x"))
+    assert cache_dir() == tmp_path / "x"
+    monkeypatch.delenv("NNSTUDY_DATA_DIR")
+    assert cache_dir().parts[-2:] == (".cache", "nnstudy")
+
+
+def test_good_file_is_downloaded_checked_and_renamed_into_place(server, tmp_path):
+    base, files = server
+    files["payload.bin"] = PAYLOAD
+    path = fetch(GOOD, [f"{base}/good/"], tmp_path / "dl", progress=False)
+    assert path == tmp_path / "dl" / "payload.bin" and path.read_bytes() == PAYLOAD
+    assert sorted(p.name for p in path.parent.iterdir()) == ["payload.bin"]
+    files.clear()  # a second call does not download again
+    assert fetch(GOOD, [f"{base}/good/"], tmp_path / "dl", progress=False) == path
+
+
+def test_bad_checksum_is_an_error_naming_the_file_and_leaves_nothing(server, tmp_path):
+    base, files = server
+    files["payload.bin"] = PAYLOAD
+    with pytest.raises(DataError) as err:
+        fetch(GOOD, [f"{base}/bad/"], tmp_path / "dl", progress=False)
+    text = str(err.value)
+    assert "payload.bin" in text and "sha256 mismatch" in text and GOOD.sha256 in text
+    assert "the file was removed" in text and "\n" not in text
+    assert list((tmp_path / "dl").iterdir()) == []
+
+
+def test_connection_cut_mid_file_leaves_nothing_half_written(server, tmp_path):
+    base, files = server
+    files["payload.bin"] = PAYLOAD
+    with pytest.raises(
+        DataError,
+        match=r"payload\.bin: download failed from every mirror: "
+        r".*/cut/payload\.bin: connection closed after 150000 of "
+        r"300000 bytes",
+    ):
+        fetch(GOOD, [f"{base}/cut/"], tmp_path / "dl", progress=False)
+    assert list((tmp_path / "dl").iterdir()) == []
+
+
+def test_mirrors_are_tried_in_order_until_one_delivers(server, tmp_path):
+    base, files = server
+    files["payload.bin"] = PAYLOAD
+    mirrors = [f"{base}/cut/", f"{base}/missing/", f"{base}/bad/", f"{base}/good/"]
+    path = fetch(GOOD, mirrors, tmp_path / "dl", progress=True)
+    assert path.read_bytes() == PAYLOAD
+    assert [p.name for p in path.parent.iterdir()] == ["payload.bin"]
+
+
+def test_unreachable_mirror_is_reported(tmp_path):
+    with pytest.raises(DataError, match=r"127\.0\.0\.1:9/payload\.bin: cannot connect"):
+        fetch(GOOD, ["http://127.0.0.1:9/"], tmp_path, progress=False, timeout=2)
+
+
+def test_mnist_without_root_downloads_into_the_cache_once_then_loads_offline(
+    server, mnist_dir, monkeypatch, cache
+):
+    base, files = server
+    source = mnist_dir(n_train=60, n_test=20)
+    remote = []
+    for name in catalog.IDX_FILES:
+        data = (source / name).read_bytes()
+        files[name] = data
+        remote.append(RemoteFile(name, hashlib.sha256(data).hexdigest()))
+    local = dataclasses.replace(
+        catalog.CATALOG["mnist"], mirrors=(f"{base}/cut/", f"{base}/good/"), files=tuple(remote)
+    )
+    monkeypatch.setitem(catalog.CATALOG, "mnist", local)
+    bundle = load_data({"name": "mnist"}, progress=False)
+    assert len(bundle.train) + len(bundle.valid) == 60 and len(bundle.test) == 20
+    assert sorted(p.name for p in (cache / "mnist").iterdir()) == sorted(catalog.IDX_FILES)
+    files.clear()
+    again = load_data({"name": "mnist"}, progress=False)
+    assert torch.equal(again.test.x, bundle.test.x)
+
+
+def test_verify_replaces_a_cached_file_whose_checksum_changed(server, tmp_path):
+    base, files = server
+    files["payload.bin"] = PAYLOAD
+    dataset = catalog.RemoteDataset("toy", (f"{base}/good/",), (GOOD,), ("a",), "")
+    directory = ensure_downloaded(dataset, tmp_path / "toy", progress=False)
+    (directory / "payload.bin").write_bytes(b"corrupted")
+    ensure_downloaded(dataset, directory, progress=False)
+    assert (directory / "payload.bin").read_bytes() == b"corrupted"  # trusted without verify
+    ensure_downloaded(dataset, directory, progress=False, verify=True)
+    assert (directory / "payload.bin").read_bytes() == PAYLOAD
+
+
+def test_catalog_records_a_sha256_for_every_file():
+    for dataset in catalog.CATALOG.values():
+        assert dataset.mirrors and all(
+            m.startswith(("http://", "https://")) for m in dataset.mirrors
+        )
+        for file in dataset.files:
+            assert len(file.sha256) == 64 and int(file.sha256, 16) >= 0

@@ -1,0 +1,160 @@
+"""Deterministic transforms: each against an independent computation of what torchvision does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from nnstudy.config.data import GaussianBlur, Normalize, Pad, Resize, parse_data_spec
+from nnstudy.data.transforms import (
+    gaussian_blur,
+    gaussian_kernel1d,
+    normalize,
+    pad,
+    prepare,
+    resize,
+    rgb_to_grayscale,
+    step_shape,
+    to_float,
+)
+from nnstudy.errors import ConfigError, DataError
+
+
+def blur_reference(image: np.ndarray, kernel: int, sigma: float) -> np.ndarray:
+    """torchvision's GaussianBlur in float64 NumPy: the k x k kernel exp(-(i^2 + j^2) / 2s^2)
+    normalized to sum 1, reflect padding of k // 2, and a direct sum over each window."""
+    offsets = np.arange(kernel) - (kernel - 1) / 2
+    weights = np.exp(-(offsets[:, None] ** 2 + offsets[None, :] ** 2) / (2 * sigma**2))
+    weights /= weights.sum()
+    half = kernel // 2
+    out = np.empty_like(image, dtype=np.float64)
+    for c in range(image.shape[0]):
+        padded = np.pad(image[c].astype(np.float64), half, mode="reflect")
+        for i in range(image.shape[1]):
+            for j in range(image.shape[2]):
+                out[c, i, j] = (padded[i : i + kernel, j : j + kernel] * weights).sum()
+    return out
+
+
+@pytest.mark.parametrize(("kernel", "sigma"), [(3, 0.7), (5, 1.0), (7, 2.5), (1, 1.0), (9, 0.4)])
+def test_gaussian_blur_matches_a_direct_2d_convolution_with_reflect_padding(kernel, sigma):
+    rng = np.random.default_rng(kernel)
+    image = rng.random((3, 13, 10)).astype(np.float32)
+    ours = gaussian_blur(torch.from_numpy(image)[None], kernel, sigma)[0].numpy()
+    expected = blur_reference(image, kernel, sigma)
+    np.testing.assert_allclose(ours, expected, atol=1e-5, rtol=0)
+    # scipy's correlate with mode="mirror" is the same reflect padding (edge not repeated).
+    offsets = np.arange(kernel) - (kernel - 1) / 2
+    g = np.exp(-(offsets**2) / (2 * sigma**2))
+    g /= g.sum()
+    for c in range(3):
+        scipy_out = ndimage.correlate(image[c].astype(np.float64), np.outer(g, g), mode="mirror")
+        np.testing.assert_allclose(ours[c], scipy_out, atol=1e-5, rtol=0)
+
+
+def test_gaussian_blur_changes_the_image_and_keeps_its_mean_for_a_constant():
+    flat = torch.full((1, 1, 8, 8), 0.25)
+    assert torch.allclose(gaussian_blur(flat, 5, 1.0), flat, atol=1e-7)
+    spike = torch.zeros(1, 1, 9, 9)
+    spike[0, 0, 4, 4] = 1.0
+    blurred = gaussian_blur(spike, 3, 0.7)
+    assert blurred[0, 0, 4, 4] < 1.0 and blurred[0, 0, 3, 4] > 0.0
+    assert blurred.sum().item() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_gaussian_kernel1d_is_the_normalized_sampled_gaussian():
+    k = gaussian_kernel1d(5, 1.5, dtype=torch.float64).numpy()
+    x = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
+    expected = np.exp(-(x**2) / (2 * 1.5**2))
+    np.testing.assert_allclose(k, expected / expected.sum(), rtol=1e-12)
+
+
+def test_grayscale_uses_torchvisions_weights_and_keeps_one_channel_images():
+    rgb = torch.tensor([0.2, 0.6, 1.0]).view(1, 3, 1, 1).expand(2, 3, 4, 4)
+    gray = rgb_to_grayscale(rgb)
+    assert gray.shape == (2, 1, 4, 4)
+    assert gray[0, 0, 0, 0].item() == pytest.approx(0.2989 * 0.2 + 0.587 * 0.6 + 0.114 * 1.0)
+    one = torch.rand(2, 1, 4, 4)
+    assert rgb_to_grayscale(one) is one
+
+
+def test_resize_is_bilinear_antialiased_and_identity_at_the_same_size():
+    x = torch.rand(2, 1, 8, 8)
+    assert resize(x, (8, 8)) is x
+    spike = torch.zeros(1, 1, 1, 8)
+    spike[..., 3] = 1.0
+    down = resize(spike, (1, 2))
+    # Plain bilinear samples between pixels 1|2 and 5|6 and misses the spike at 3;
+    # antialiasing averages over a wider triangle, so both outputs see it.
+    assert down[0, 0, 0, 0] > 0.1 and down[0, 0, 0, 1] > 0.1
+    assert torch.allclose(resize(torch.full((1, 2, 9, 7), 0.3), (4, 5)), torch.tensor(0.3))
+    up = resize(torch.tensor([[[[0.0, 1.0]]]]), (1, 4))
+    assert torch.allclose(up, torch.tensor([[[[0.0, 0.25, 0.75, 1.0]]]]))  # half-pixel centres
+
+
+def test_normalize_pad_and_to_float():
+    x = torch.tensor([0, 51, 255], dtype=torch.uint8).view(1, 1, 1, 3)
+    assert torch.equal(to_float(x), x.float() / 255)
+    out = normalize(to_float(x), [0.5], [0.5])
+    assert torch.allclose(out, torch.tensor([-1.0, 51 / 255 * 2 - 1, 1.0]).view(1, 1, 1, 3))
+    padded = pad(torch.ones(1, 1, 2, 2), 2)
+    assert padded.shape == (1, 1, 6, 6) and padded.sum() == 4 and padded[0, 0, 0, 0] == 0
+
+
+def test_normalize_auto_measures_the_training_split_only():
+    train = torch.full((10, 3, 4, 4), 0.2)
+    train[:, 1] = torch.linspace(0, 1, 10).view(10, 1, 1)
+    other = torch.full((5, 3, 4, 4), 0.9)  # must not move the statistics
+    steps = parse_data_spec({"transforms": ["normalize"]}).transforms
+    with pytest.raises(DataError, match=r"data\.transforms\[0\]: normalize auto: channel 0"):
+        prepare({"train": train, "test": other}, steps)
+    train[:, 0, 0, 0] = torch.linspace(0, 1, 10)
+    train[:, 2, 0, 0] = 1.0
+    parts, resolved, shape = prepare({"train": train, "test": other}, steps)
+    (step,) = resolved
+    assert isinstance(step, Normalize) and not step.auto
+    flat = train.transpose(0, 1).reshape(3, -1).double()
+    assert step.mean == pytest.approx(flat.mean(1).tolist())
+    assert step.std == pytest.approx(flat.std(1, unbiased=False).tolist())
+    assert torch.allclose(
+        parts["train"].transpose(0, 1).reshape(3, -1).mean(1), torch.zeros(3), atol=1e-6
+    )
+    assert shape == (3, 4, 4)
+
+
+def test_prepare_applies_the_list_in_order_and_tracks_the_shape():
+    x = (torch.rand(6, 3, 10, 10) * 255).to(torch.uint8)
+    steps = parse_data_spec(
+        {
+            "transforms": [
+                "grayscale",
+                {"resize": [6, 8]},
+                {"gaussian_blur": 3},
+                {"pad": 1},
+                "flatten",
+            ]
+        }
+    ).transforms
+    parts, resolved, shape = prepare({"train": x}, steps)
+    expected = pad(gaussian_blur(resize(rgb_to_grayscale(to_float(x)), (6, 8)), 3, 0.8), 1)
+    assert shape == (1, 8, 10)
+    assert torch.allclose(parts["train"], expected, atol=1e-6)
+    assert [s.kind for s in resolved][-1] == "flatten"
+
+
+def test_prepare_without_transforms_keeps_the_uint8_tensors():
+    x = torch.zeros(3, 1, 4, 4, dtype=torch.uint8)
+    parts, _, shape = prepare({"train": x}, [])
+    assert parts["train"] is x and shape == (1, 4, 4)
+
+
+def test_image_transforms_on_vectors_and_oversized_blur_are_config_errors():
+    with pytest.raises(ConfigError, match=r"^data\.transforms\[0\]: resize needs images"):
+        step_shape(Resize(size=(4, 4)), (64,), "data.transforms[0]")
+    with pytest.raises(ConfigError, match=r"gaussian_blur\.kernel: 9 is too large for 4x4"):
+        step_shape(GaussianBlur(kernel=9), (1, 4, 4), "data.transforms[1]")
+    with pytest.raises(ConfigError, match=r"2 means for 3 channels"):
+        step_shape(Normalize(mean=(0.5, 0.5), std=(1.0, 1.0)), (3, 4, 4), "data.transforms[0]")
+    assert step_shape(Pad(padding=2), (1, 28, 28), "t") == (1, 32, 32)
