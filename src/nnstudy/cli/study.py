@@ -14,11 +14,10 @@ app.add_typer(study_app, name="study")
 
 
 def _print_result(result) -> None:
-    from rich.markdown import Markdown
-
-    text = result.render()
-    head = text.split("\n## Aggregated", 1)[0]
-    console.print(Markdown(head))
+    """The report's head: header, best per group, winner and runner-up (as Markdown text)."""
+    text = (result.out_dir / "report.md").read_text()
+    head = text.split("\n## All configurations", 1)[0]
+    console.print(head.rstrip(), highlight=False, markup=False, soft_wrap=True)
     console.print(f"report: {result.out_dir / 'report.md'}  results: "
                   f"{result.out_dir / 'results.csv'}", highlight=False)
 

@@ -171,7 +171,7 @@ def plan_trials(study: StudySpec) -> list[TrialPlan]:
     """Every trial of the study, in a stable order with stable ids: `v1-g007-s2` is variant
     1, grid point 7, seed 2; the same study file always gives the same ids."""
     base = study.base_config()
-    variants = study.variants or [VariantSpec(name="")]
+    variants = study.variants or [VariantSpec.model_construct(name="", set={})]
     keys = list(study.grid)
     points = list(itertools.product(*(study.grid[k] for k in keys))) if keys else [()]
     plans: list[TrialPlan] = []

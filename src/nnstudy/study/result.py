@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from nnstudy.config.model import parse_model_spec
 from nnstudy.config.study import StudySpec
 from nnstudy.study.store import open_store
 
@@ -93,7 +94,7 @@ class StudyResult:
             "data": self.spec.data.get("name", "digits") if isinstance(self.spec.data, dict)
             else str(self.spec.data),
             "data_sizes": data.get("sizes", {}),
-            "model": json.dumps(self.spec.model),
+            "model": parse_model_spec(self.spec.model).describe(),
             "params": first.get("params"),
             "flops": first.get("forward_flops_per_sample"),
             "training_flops_per_sample": first.get("training_flops_per_sample"),

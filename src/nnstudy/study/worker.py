@@ -50,7 +50,7 @@ def run_group(payload: dict[str, Any]) -> dict[str, Any]:
     """
     from nnstudy.config.run import RunSpec
     from nnstudy.models import build_model
-    from nnstudy.training.run import build_summary, training_flops
+    from nnstudy.training.run import build_summary, data_summary, training_flops
     from nnstudy.training.trainer import train_group
 
     torch.set_num_threads(payload["threads"])
@@ -69,6 +69,7 @@ def run_group(payload: dict[str, Any]) -> dict[str, Any]:
             # The models of a group share its wall time; each is charged its epochs' share.
             share = wall * t.epochs_run / total_epochs
             summary = build_summary(t, bundle.input_shape, share, flops, len(bundle.train))
+            summary["data"] = data_summary(bundle)
             summary["group_size"] = len(specs)
             summary["group_wall_time_s"] = round(wall, 3)
             buf = io.BytesIO()

@@ -60,10 +60,15 @@ def training_flops(model: nn.Module, input_shape: Sequence[int]) -> dict[str, in
         return None
     summary = inspect(model, tuple(input_shape))
     out = {"forward_flops_per_sample": int(summary.flops)}
-    train_cost = getattr(summary, "training_flops", None)
-    if train_cost is not None:
-        out["training_flops_per_sample"] = int(train_cost)
+    if summary.training is not None:
+        out["training_flops_per_sample"] = int(summary.training.flops)
     return out
+
+
+def data_summary(bundle) -> dict[str, Any]:
+    """The data set's name, classes and split sizes, for summary.json."""
+    return {"name": bundle.spec.name, "classes": len(bundle.classes),
+            "sizes": {s: len(getattr(bundle, s)) for s in ("train", "valid", "test")}}
 
 
 def build_summary(trained: TrainedModel, input_shape: Sequence[int], wall_time: float,
@@ -156,8 +161,7 @@ def train(config: str | Path | dict[str, Any] | RunSpec, out: str | Path | None 
     model.eval()
     flops = training_flops(model, bundle.input_shape)
     summary = build_summary(trained, bundle.input_shape, wall, flops, len(bundle.train))
-    summary["data"] = {"name": spec.data.name, "classes": len(bundle.classes),
-                       "sizes": {s: len(getattr(bundle, s)) for s in ("train", "valid", "test")}}
+    summary["data"] = data_summary(bundle)
     out_dir = write_run_dir(Path(out), spec, trained, summary) if out is not None else None
     return RunResult(spec=spec, summary=summary, history=trained.history, model=model,
                      out_dir=out_dir)
