@@ -18,11 +18,13 @@ _FORMATS = ("table", "markdown", "json", "csv")
 
 
 def parse_input_shape(text: str) -> tuple[int, ...]:
-    """`1,32,32`, `1x32x32` or `784` as a tuple of positive sizes."""
-    parts = [p for p in re.split(r"[,x\s]+", text.strip().strip("()[]")) if p]
-    if not parts or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise ConfigError(f"--input: {text!r} is not a shape like C,H,W (1,32,32) or N (784)")
-    return tuple(int(p) for p in parts)
+    """`1,32,32`, `1x32x32`, `(1, 32, 32)` or `784` as a tuple of positive sizes."""
+    body = re.sub(r"\s+", "", text).strip("()[]")
+    if re.fullmatch(r"\d+([,x]\d+)*", body):
+        sizes = tuple(int(p) for p in re.split(r"[,x]", body))
+        if all(sizes):
+            return sizes
+    raise ConfigError(f"--input: {text!r} is not a shape like C,H,W (1,32,32) or N (784)")
 
 
 @app.command("inspect")
