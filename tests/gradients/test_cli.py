@@ -76,7 +76,7 @@ def test_check_lenet5_passes_or_warns_with_exit_code_0(capsys):
     assert "gradient check of lenet5: input 2x1x32x32" in out
     assert "conv1.weight" in out and "fc2.bias" in out
     assert "reference engine (NumPy): covered" in out
-    assert "numeric, all 61,706 entries (median x count)" in out
+    assert "numeric, all 61,706 entries (mean x count)" in out
     assert "verdict: fail" not in out
 
 

@@ -71,10 +71,12 @@ def check_model(
     targets (class indices for cross_entropy and nll, normal values for mse), seeded.
 
     The loss defaults to the run config's, else cross_entropy. `train=False` checks the
-    eval mode (batchnorm's running statistics, no dropout).
+    eval mode (batchnorm's running statistics, no dropout). The initial weights come from
+    torch's global generator, seeded with `seed`, so that a check can be repeated.
     """
     if batch < 1:
         raise ConfigError(f"--batch: must be >= 1, got {batch}")
+    torch.manual_seed(seed)
     model, shape, config_loss = resolve_model(arg, input_shape, overrides)
     loss = loss or config_loss or "cross_entropy"
     gen = torch.Generator().manual_seed(seed)

@@ -5,6 +5,11 @@ For a parameter entry w the numeric derivative is
 and the analytic one a = dL/dw from autograd. Per entry the relative error is
     |a - n| / max(|a| + |n|, 1e-12),
 and a parameter tensor's verdict follows its largest: pass < 1e-7, warn < 1e-4, else fail.
+L(w +- eps) each carry a rounding error near eps_mach |L|, so n carries one near
+    floor = eps_mach |L| / eps        (5e-10 for L = 2.3, eps = 1e-6);
+an entry whose gradient is not far above it (|a| = 3e-8 in a wide MLP) shows a large
+relative error with autograd right. The verdict therefore counts an entry as agreeing
+when |a - n| <= 10 floor; the report still gives its relative error and their number.
 Tensors larger than `samples` entries are checked on that many entries drawn at random.
 Where the NumPy reference engine covers the model, its gradient is compared too.
 
@@ -31,6 +36,7 @@ from nnstudy.gradients.losses import LossFn, torch_loss
 from nnstudy.gradients.relerr import entry_rel_error
 
 PASS, WARN = 1e-7, 1e-4
+ROUNDING_FACTOR = 10.0
 
 
 def verdict_of(rel_error: float) -> str:
@@ -42,22 +48,33 @@ def verdict_of(rel_error: float) -> str:
 
 @dataclass(frozen=True)
 class EntryCheck:
-    """One checked entry: its index in the tensor, a, n and |a - n| / max(|a| + |n|, 1e-12)."""
+    """One checked entry: its index in the tensor, a, n, |a - n| / max(|a| + |n|, 1e-12),
+    and whether |a - n| is within the rounding of the central difference."""
 
     index: tuple[int, ...]
     analytic: float
     numeric: float
     rel_error: float
+    within_rounding: bool = False
+
+    @property
+    def verdict_error(self) -> float:
+        """The relative error the verdict sees: 0 when within rounding."""
+        return 0.0 if self.within_rounding else self.rel_error
 
 
 @dataclass
 class ParamCheck:
-    """The check of one parameter tensor; `worst` holds its entries with the largest error."""
+    """The check of one parameter tensor: the largest relative error over its checked
+    entries, the largest that the verdict sees (entries within rounding count as 0), the
+    number of entries that only rounding keeps from passing, and the worst entries."""
 
     name: str
     shape: tuple[int, ...]
     checked: int
     max_rel_error: float
+    verdict_error: float
+    at_floor: int
     worst: list[EntryCheck]
     reference_error: float | None = None
 
@@ -67,7 +84,7 @@ class ParamCheck:
 
     @property
     def verdict(self) -> str:
-        return verdict_of(self.max_rel_error)
+        return verdict_of(self.verdict_error)
 
 
 @dataclass
@@ -88,6 +105,7 @@ class GradcheckReport:
     forward_seconds: float
     numeric_seconds: float
     entry_seconds: float
+    rounding_floor: float
     reference: str = "not compared"
     reference_output_error: float | None = None
     title: str = "model"
@@ -102,28 +120,29 @@ class GradcheckReport:
         return sum(p.numel for p in self.params)
 
     @property
-    def full_numeric_seconds(self) -> float:
-        """The numeric gradient of every entry: the median entry's time times their number
-        (the median, so that a pause of a busy machine does not scale up with the count)."""
-        return self.entry_seconds * self.total_entries
+    def mean_entry_seconds(self) -> float:
+        return self.numeric_seconds / max(self.checked_entries, 1)
 
     @property
-    def rounding_floor(self) -> float:
-        """About the absolute error of a float64 central difference: eps_mach |L| / eps.
-
-        L(w + eps) and L(w - eps) each carry a rounding error near eps_mach |L|; their
-        difference divided by 2 eps keeps it. An entry whose gradient is not far above
-        this floor shows a large relative error even when autograd is right.
-        """
-        return float(np.finfo(np.float64).eps) * max(abs(self.loss_value), 1e-300) / self.eps
+    def full_numeric_seconds(self) -> float:
+        """The numeric gradient of every entry: the mean entry's time times their number."""
+        return self.mean_entry_seconds * self.total_entries
 
     @property
     def max_rel_error(self) -> float:
         return max((p.max_rel_error for p in self.params), default=0.0)
 
     @property
+    def verdict_error(self) -> float:
+        return max((p.verdict_error for p in self.params), default=0.0)
+
+    @property
+    def at_floor(self) -> int:
+        return sum(p.at_floor for p in self.params)
+
+    @property
     def verdict(self) -> str:
-        return verdict_of(self.max_rel_error)
+        return verdict_of(self.verdict_error)
 
     @property
     def passed(self) -> bool:
@@ -131,9 +150,10 @@ class GradcheckReport:
         return self.verdict != "fail"
 
     def worst_entries(self, k: int = 5) -> list[tuple[str, EntryCheck]]:
-        """The k checked entries with the largest relative error, over all tensors."""
+        """The k checked entries with the largest relative error, over all tensors; those
+        beyond rounding first."""
         entries = [(p.name, e) for p in self.params for e in p.worst]
-        return sorted(entries, key=lambda ne: -_sort_key(ne[1].rel_error))[:k]
+        return sorted(entries, key=lambda ne: _worst_first(ne[1]))[:k]
 
     def render(self) -> str:
         """The report as text: table, worst entries, timing, verdict."""
@@ -144,8 +164,8 @@ class GradcheckReport:
     __str__ = render
 
 
-def _sort_key(err: float) -> float:
-    return float("inf") if np.isnan(err) else err
+def _worst_first(e: EntryCheck) -> tuple[bool, float]:
+    return e.within_rounding, -(float("inf") if np.isnan(e.rel_error) else e.rel_error)
 
 
 def select_params(model: nn.Module, params: str | Sequence[str]) -> dict[str, nn.Parameter]:
@@ -227,9 +247,10 @@ def gradcheck(
         with torch.no_grad():
             forward_seconds = _best_time(objective)
             loss_value = float(objective())
+            floor = float(np.finfo(np.float64).eps) * abs(loss_value) / eps
             times: list[float] = []
             checks = [
-                _check_tensor(name, p, g, objective, eps, samples, rng, worst, times)
+                _check_tensor(name, p, g, objective, eps, samples, rng, worst, times, floor)
                 for (name, p), g in zip(chosen.items(), grads, strict=True)
             ]
 
@@ -238,6 +259,7 @@ def gradcheck(
         loss_value=loss_value, eps=eps, input_shape=tuple(x.shape),
         analytic_seconds=analytic_seconds, forward_seconds=forward_seconds,
         numeric_seconds=float(np.sum(times)), entry_seconds=float(np.median(times)),
+        rounding_floor=floor,
     )
     if reference:
         _compare_reference(report, model, inputs, targets, loss, seed)
@@ -246,7 +268,8 @@ def gradcheck(
 
 def _check_tensor(name: str, p: torch.Tensor, grad: torch.Tensor | None,
                   objective: Callable[[], torch.Tensor], eps: float, samples: int | None,
-                  rng: np.random.Generator, worst: int, times: list[float]) -> ParamCheck:
+                  rng: np.random.Generator, worst: int, times: list[float], floor: float
+                  ) -> ParamCheck:
     """Central differences on the chosen entries of `p`, compared with `grad`; the time of
     each entry is appended to `times`."""
     flat = p.data.view(-1)
@@ -266,17 +289,26 @@ def _check_tensor(name: str, p: torch.Tensor, grad: torch.Tensor | None,
         numeric[k] = (up - down) / (2 * eps)
         times.append(time.perf_counter() - start)
     analytic = a_flat[picks]
-    errors = entry_rel_error(analytic, numeric)
-    errors = np.where(np.isfinite(analytic) & np.isfinite(numeric), errors, np.nan)
-    order = np.argsort(-np.nan_to_num(errors, nan=np.inf), kind="stable")[:worst]
+    finite = np.isfinite(analytic) & np.isfinite(numeric)
+    errors = np.where(finite, entry_rel_error(analytic, numeric), np.nan)
+    within = finite & (np.abs(analytic - numeric) <= ROUNDING_FACTOR * floor)
+    seen = np.where(within, 0.0, errors)
+    # the worst first: errors beyond rounding (NaN first of all), then those within it
+    order = np.lexsort((-np.nan_to_num(errors, nan=np.inf), within))[:worst]
     shape = tuple(p.shape)
     return ParamCheck(
         name=name, shape=shape, checked=len(picks),
-        max_rel_error=float(np.nan if np.isnan(errors).any() else errors.max(initial=0.0)),
+        max_rel_error=_nanmax(errors), verdict_error=_nanmax(seen),
+        at_floor=int((within & (errors >= PASS)).sum()),
         worst=[EntryCheck(tuple(int(v) for v in np.unravel_index(picks[j], shape)),
-                          float(analytic[j]), float(numeric[j]), float(errors[j]))
+                          float(analytic[j]), float(numeric[j]), float(errors[j]),
+                          bool(within[j]))
                for j in order],
     )
+
+
+def _nanmax(values: np.ndarray) -> float:
+    return float(np.nan if np.isnan(values).any() else values.max(initial=0.0))
 
 
 def _compare_reference(report: GradcheckReport, model: nn.Module, inputs: torch.Tensor,
