@@ -46,5 +46,6 @@ def main(argv: list[str] | None = None) -> None:
     except NNStudyError as exc:
         if debug:
             raise
-        err_console.print(f"error: {exc}", style="red", highlight=False, markup=False)
+        err_console.print(f"error: {exc}", style="red", highlight=False, markup=False,
+                          soft_wrap=True)
         raise SystemExit(2) from None

@@ -134,8 +134,9 @@ def _check_key(base: dict[str, Any], key: str, value: Any, where: str) -> None:
         text = str(exc)
         detail = text.split(": ", 1)[1] if ": " in text else text
         if detail == "unknown key":
-            raise ConfigError(f"{where}: {key!r} is not a key of the run config "
-                              f"({text})") from None
+            where = where.rsplit("[", 1)[0] if where.startswith("grid.") else where
+            raise ConfigError(f"{where}: {text.split(': ')[0]!r} is not a key of the run "
+                              "config") from None
         raise ConfigError(f"{where}: {detail}") from None
 
 

@@ -1,0 +1,184 @@
+"""Running studies: plans, grouping, the store, kill -9 and resume, bad study files."""
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from nnstudy.cli import main
+from nnstudy.config.study import load_study, plan_trials
+from nnstudy.errors import ConfigError
+from nnstudy.study import Study, resume, status
+
+STUDY = {
+    "name": "tiny",
+    "data": {"name": "digits", "valid_fraction": 0.2},
+    "model": {"mlp": {"hidden": [16]}},
+    "train": {"epochs": 3, "batch_size": 64},
+    "grid": {"train.optimizer": ["sgd", "adam"], "train.lr": [0.01, 0.1]},
+    "seeds": [0, 1],
+}
+
+
+def write_study(tmp_path: Path, study: dict | None = None) -> Path:
+    import yaml
+
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(study or STUDY))
+    return path
+
+
+def test_trial_ids_are_stable_and_derived_from_grid_position_and_seed():
+    plans = plan_trials(load_study(STUDY))
+    assert [p.trial_id for p in plans] == [
+        "g000-s0", "g000-s1", "g001-s0", "g001-s1", "g002-s0", "g002-s1", "g003-s0", "g003-s1"]
+    assert [p.trial_id for p in plan_trials(load_study(STUDY))] == [p.trial_id for p in plans]
+    assert plans[2].spec.train.lr == 0.1 and plans[2].spec.train.optimizer == "sgd"
+    assert plans[3].spec.train.seed == 1
+
+
+def test_trials_sharing_architecture_and_optimizer_form_one_group():
+    study = Study(load_study(STUDY))
+    sizes = sorted(len(g) for g in study.groups.values())
+    assert sizes == [4, 4]  # sgd: 2 lrs x 2 seeds; adam likewise
+
+
+def test_variants_patch_the_config_and_name_the_trials():
+    spec = dict(STUDY, grid={"train.lr": [0.1]}, seeds=[0],
+                variants=[{"name": "one-layer", "set": {"model": {"mlp": {"hidden": [8]}}}},
+                          {"name": "two-layers", "set": {"model": {"mlp": {"hidden": [8, 8]}}}}])
+    plans = plan_trials(load_study(spec))
+    assert [p.trial_id for p in plans] == ["v0-g000-s0", "v1-g000-s0"]
+    assert plans[1].spec.model == {"mlp": {"hidden": [8, 8]}}
+    assert plans[1].label == "two-layers train.lr=0.1"
+
+
+@pytest.mark.parametrize(
+    ("patch", "text"),
+    [
+        ({"grid": {"train.lrr": [0.1]}}, "grid.train.lrr: 'train.lrr' is not a key of the run config"),
+        ({"grid": {"train.lr": []}}, "grid.train.lr: empty list of values"),
+        ({"grid": {"train.lr": [0.1, "fast"]}}, "grid.train.lr[1]:"),
+        ({"grid": {"train.optimizer": ["adamm"]}}, "grid.train.optimizer[0]: 'adamm' is not"),
+        ({"select": {"metric": "valid_los"}}, "select.metric: 'valid_los' is not one of"),
+        ({"select": {"per": ["train.momentum"]}}, "select.per[0]: 'train.momentum' is not a"),
+        ({"seeds": []}, "seeds must be a non-empty list"),
+        ({"gird": {}}, "gird: unknown key"),
+    ],
+)
+def test_bad_study_files_name_the_key_and_write_nothing(tmp_path, capsys, patch, text):
+    path = write_study(tmp_path, {**STUDY, **patch})
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as info:
+        main(["study", "run", str(path), "--out", str(out)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert text in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_study_runs_stores_and_reports(tmp_path):
+    result = Study(load_study(STUDY)).run(out=tmp_path / "s", workers=1)
+    trials = result.trials
+    assert len(trials) == 8 and set(trials["status"]) <= {"done", "diverged"}
+    assert trials["best_test_accuracy"].notna().all()
+    db = sqlite3.connect(tmp_path / "s" / "study.db")
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    n_epochs = db.execute("SELECT COUNT(*) FROM epochs").fetchone()[0]
+    assert n_epochs == sum(3 * (r + 1) for r in trials["epochs_run"])  # 3 splits, epoch 0..n
+    assert (tmp_path / "s" / "report.md").read_text().startswith("# Study report: tiny")
+    csv = pd.read_csv(tmp_path / "s" / "results.csv")
+    assert list(csv["trial_id"]) == list(trials["trial_id"])
+    assert len(list((tmp_path / "s" / "models").glob("*.pt"))) == 8
+    best = result.best(per=["train.optimizer"])
+    assert len(best) == 2
+    assert status(tmp_path / "s")["counts"] == trials["status"].value_counts().to_dict()
+
+
+def test_a_second_run_on_the_same_directory_refuses(tmp_path):
+    Study(load_study(dict(STUDY, grid={"train.lr": [0.1]}, seeds=[0]))).run(
+        out=tmp_path / "s", workers=1)
+    with pytest.raises(ConfigError, match="already holds a study"):
+        Study(load_study(STUDY)).run(out=tmp_path / "s", workers=1)
+
+
+def test_a_failing_group_marks_its_trials_failed_and_the_study_goes_on(tmp_path):
+    spec = dict(STUDY, grid={"model": [{"mlp": {"hidden": [8]}},
+                                       [{"conv": {"out": 4, "kernel": 3}}, "flatten",
+                                        {"linear": 10}]]},
+                data={"name": "digits", "transforms": ["flatten"]}, seeds=[0])
+    result = Study(load_study(spec)).run(out=tmp_path / "s", workers=1)
+    by_status = dict(zip(result.trials["trial_id"], result.trials["status"], strict=True))
+    assert by_status == {"g000-s0": "done", "g001-s0": "failed"}
+    assert "needs a C x H x W input" in result.trials["error"].iloc[1]
+
+
+KILL_STUDY = dict(STUDY, grid={"train.optimizer": ["sgd", "adam", "rmsprop", "momentum"],
+                               "train.lr": [0.01, 0.1]}, train={"epochs": 4, "batch_size": 64})
+
+
+def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path):
+    path = write_study(tmp_path, KILL_STUDY)
+    full = Study.from_yaml(path).run(out=tmp_path / "full", workers=2, threads=1).trials
+
+    killed = tmp_path / "killed"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from nnstudy.cli import main; main()", "study", "run",
+         str(path), "--out", str(killed), "--workers", "2", "--threads", "1", "-q"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = killed / "study.db"
+    deadline = time.time() + 120
+    rng = random.Random(7)
+    target = rng.choice([1, 2])  # kill after one or two groups have committed
+    while time.time() < deadline and proc.poll() is None:
+        if db.exists():
+            try:
+                con = sqlite3.connect(db, timeout=1)
+                done = con.execute(
+                    "SELECT COUNT(DISTINCT grp) FROM trials WHERE status IN ('done','diverged')"
+                ).fetchone()[0]
+                con.close()
+            except sqlite3.Error:
+                done = 0
+            if done >= target:
+                break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    before = status(killed)
+    assert before["groups_not_done"] >= 1, "the study finished before it could be killed"
+    resumed = resume(killed, workers=2).trials
+    assert sorted(resumed["trial_id"]) == sorted(full["trial_id"])
+    assert set(resumed["status"]) <= {"done", "diverged"}
+    cols = [c for c in full.columns if c.startswith(("best_", "final_"))] + [
+        "trial_id", "status", "best_epoch", "epochs_run"]
+    pd.testing.assert_frame_equal(resumed[cols].reset_index(drop=True),
+                                  full[cols].reset_index(drop=True))
+    con = sqlite3.connect(killed / "study.db")
+    dup = con.execute("SELECT trial_id, epoch, split, COUNT(*) c FROM epochs "
+                      "GROUP BY 1, 2, 3 HAVING c > 1").fetchall()
+    assert dup == []
+
+
+def test_cli_study_run_prints_the_best_table(tmp_path, capsys):
+    path = write_study(tmp_path, dict(STUDY, grid={"train.lr": [0.05, 0.1]}, seeds=[0, 1]))
+    main_rc = None
+    try:
+        main(["study", "run", str(path), "--out", str(tmp_path / "s"), "--workers", "1", "-q"])
+    except SystemExit as exc:
+        main_rc = exc.code
+    assert main_rc in (None, 0)
+    out = capsys.readouterr().out
+    assert "# Study report: tiny" in out and "## Best configuration" in out
+    assert textwrap.dedent("").strip() == ""
