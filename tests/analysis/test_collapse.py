@@ -83,3 +83,18 @@ def test_a_model_with_a_custom_forward_is_not_collapsed():
     assert affine_runs(Custom()) == []
     with pytest.raises(ConfigError, match=r"not an nn\.Sequential"):
         collapse(Custom())
+
+
+def test_a_spec_built_mlp_with_linear_activations_collapses():
+    from nnstudy.models import build_model
+
+    torch.manual_seed(2)
+    model = build_model({"mlp": {"hidden": [100, 50], "activation": "linear"}}, (1, 28, 28))
+    weight, bias = collapse(model)
+    x = torch.randn(8, 1, 28, 28)
+    assert torch.allclose(model(x), x.flatten(1) @ weight.T + bias, atol=1e-4)
+    assert (
+        inspect(model, (1, 28, 28), training=False)
+        .collapse[0]
+        .startswith("fc1..fc3 with linear activations = one affine map 784 -> 10")
+    )
