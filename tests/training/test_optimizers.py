@@ -218,10 +218,10 @@ def test_inactive_models_are_frozen_and_resume_as_if_they_had_skipped_those_step
     name, hps = CASES[case]
     pair = Pair(name, hps)
 
-    def on(g: int, step: int) -> bool:  # model 1 frozen for steps 10-24, model 2 every other step
-        return not ((g == 1 and 10 <= step < 25) or (g == 2 and step % 2 == 1))
+    def on(g: int, step: int) -> bool:  # model 1 frozen for steps 5-14, model 2 every other step
+        return not ((g == 1 and 5 <= step < 15) or (g == 2 and step % 2 == 1))
 
-    for step in range(STEPS):
+    for step in range(30):
         active = [on(g, step) for g in range(G)]
         before = [p[1].detach().clone() for p in pair.params]
         state_before = {k: [t[1].clone() for t in ts] for k, ts in pair.ours.state.items()}
@@ -233,7 +233,7 @@ def test_inactive_models_are_frozen_and_resume_as_if_they_had_skipped_those_step
             for k, ts in pair.ours.state.items():
                 for b, t in zip(state_before[k], ts, strict=True):
                     assert torch.equal(b, t[1]), k
-    assert pair.ours.steps.tolist() == [50.0, 35.0, 25.0]
+    assert pair.ours.steps.tolist() == [30.0, 20.0, 15.0]
     pair.assert_equal()
 
 
@@ -273,12 +273,12 @@ def test_lr_set_per_epoch_matches_torch_param_group_lr(case):
     name, hps = CASES[case]
     pair = Pair(name, hps)
     base = torch.tensor([hp["lr"] for hp in hps], dtype=torch.float64)
-    for epoch in range(5):
+    for epoch in range(4):
         factor = 0.7**epoch
         pair.ours.set_lr(base * factor)
         for opt, hp in zip(pair.torch_opts, hps, strict=True):
             opt.param_groups[0]["lr"] = hp["lr"] * factor
-        for step in range(10 * epoch, 10 * epoch + 10):
+        for step in range(5 * epoch, 5 * epoch + 5):
             pair.step_ours(step)
             pair.step_torch(step)
     pair.assert_equal()
@@ -308,7 +308,7 @@ def test_select_keeps_the_chosen_models_and_their_state(name):
     pair.nets = [pair.nets[0], pair.nets[2]]
     pair.torch_opts = [pair.torch_opts[0], pair.torch_opts[2]]
     assert pair.ours.num_models == 2
-    for step in range(10, 30):
+    for step in range(10, 20):
         pair.step_ours(step)
         pair.step_torch(step)
     pair.assert_equal()

@@ -12,7 +12,8 @@ How the update stays fast (the step is memory-bound on CPU):
   and viewed as [G, 1, ..., 1] once per parameter rank when the optimizer is built (or
   lr changes), not per step.
 - Coefficients that depend on the step count (bias corrections, Adagrad's decayed lr) are
-  Python floats while all models have taken the same number of steps.
+  Python floats while all models share their step count and the hyperparameters in them;
+  otherwise [G] tensors made per step (a few tiny operations).
 - Updates are in place (mul_, lerp_, addcmul_, addcdiv_); temporaries live in scratch
   buffers allocated once.
 - With `active` given and some model off, the step runs on each contiguous run of active
@@ -378,7 +379,7 @@ class BatchedOptimizer:
     def _per_model(self, key: str, value: Any, spec: Hyper) -> Tensor:
         """One float or G per-model values as a float64 [G] tensor on the CPU, checked."""
         G = self.num_models
-        if isinstance(value, bool) or not isinstance(value, int | float | Tensor | list | tuple):
+        if isinstance(value, bool | str | bytes | Mapping):
             raise ConfigError(f"{KEY_PREFIX}{key}: must be a number or {G} per-model numbers "
                               f"(got {value!r})")
         try:
@@ -386,12 +387,11 @@ class BatchedOptimizer:
         except (TypeError, ValueError, RuntimeError):
             raise ConfigError(f"{KEY_PREFIX}{key}: must be a number or {G} per-model numbers "
                               f"(got {value!r})") from None
-        shown = float(t) if t.dim() == 0 else _plain(t)
-        if t.dim() == 0:
-            t = t.expand(G).clone()
-        elif t.shape != (G,):
+        if t.dim() != 0 and t.shape != (G,):
             raise ConfigError(f"{KEY_PREFIX}{key}: per-model values need one per model, {G} "
                               f"(got shape {tuple(t.shape)})")
+        shown = float(t) if t.dim() == 0 else _plain(t)
+        t = t.expand(G)
         if not all(spec.accepts(float(x)) for x in t.tolist()):
             raise ConfigError(f"{KEY_PREFIX}{key}: must be {spec.describe()} (got {shown!r})")
         return t.clone()
