@@ -288,7 +288,6 @@ def train_group(
         perms = torch.stack([perm_of[s] for s in seeds]).to(dev)
         act = torch.tensor(active, device=dev)
         all_active = all(active)
-        running = torch.zeros(G, dtype=torch.float64, device=dev)
         for step, i in enumerate(range(0, n_train, B)):
             idx = perms[:, i : i + B]
             x = bundle.batch("train", idx.cpu(), train=True, generator=aug_gen).to(dev, dtype)
@@ -312,7 +311,6 @@ def train_group(
             if step == 0:
                 signals.observe_gradients(stacked, grads)
             opt.step(grads, active=None if all_active else act)
-            running += losses.detach().double() * idx.shape[1]
         epoch_times.append(time.perf_counter() - start)
         was_active = list(active)
         metrics = evaluate(stacked, bundle, t0.loss, t0.eval_batch_size, dev)

@@ -1,0 +1,109 @@
+"""Training speed: nnstudy's trainer against a plain PyTorch loop, measured in the same run.
+
+The plain loop is what the reports write: a TensorDataset in a DataLoader (batch 64,
+shuffled), nn.Sequential, torch.optim.SGD, one evaluation of the test set at the end.
+nnstudy trains the same MLP (784-100-10 ReLU, SGD lr 0.1, batch 64, 15 epochs) on the
+same 8,000 images, and also evaluates train and test after every epoch.
+
+    .venv/bin/python benchmarks/bench_train.py [--root ../shared/data/mnist-10k]
+        [--epochs 15] [--threads 1] [--models 1] [--repeats 3]
+
+`--models G` also trains G seeds at once (one group) and reports the time per model.
+Prints both times, their ratio, and both test accuracies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from nnstudy.config.run import RunSpec
+from nnstudy.data import load_data
+from nnstudy.training.trainer import train_group
+
+ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist-10k"
+
+
+def plain_loop(bundle, epochs: int, seed: int) -> tuple[float, float]:
+    """The reports' loop. Returns (seconds, test accuracy)."""
+    x_train = bundle.batch("train", torch.arange(len(bundle.train)))
+    x_test = bundle.batch("test", torch.arange(len(bundle.test)))
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    loader = DataLoader(TensorDataset(x_train, bundle.train.y), batch_size=64, shuffle=True)
+    start = time.perf_counter()
+    for _ in range(epochs):
+        model.train()
+        for x, y in loader:
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+    seconds = time.perf_counter() - start
+    model.eval()
+    with torch.no_grad():
+        acc = (model(x_test).argmax(1) == bundle.test.y).double().mean().item()
+    return seconds, acc
+
+
+def ours(bundle, spec_dict: dict, seeds: list[int]) -> tuple[float, list[float]]:
+    specs = []
+    for seed in seeds:
+        d = {**spec_dict, "train": {**spec_dict["train"], "seed": seed}}
+        specs.append(RunSpec.model_validate(d))
+    start = time.perf_counter()
+    trained = train_group(specs, bundle)
+    seconds = time.perf_counter() - start
+    return seconds, [t.final["test"]["accuracy"] for t in trained]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--root", default=str(ROOT))
+    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--models", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)
+
+    data = {"name": "mnist", "root": args.root, "valid_fraction": 0.0}
+    bundle = load_data(data)
+    spec = {"data": bundle.spec.model_dump(mode="json"),
+            "model": {"mlp": {"hidden": [100], "activation": "relu"}},
+            "train": {"optimizer": "sgd", "lr": 0.1, "batch_size": 64, "epochs": args.epochs}}
+    print(f"MLP 784-100-10 ReLU, SGD lr 0.1, batch 64, {args.epochs} epochs, "
+          f"{len(bundle.train)} training images, {args.threads} thread(s)")
+
+    plain_t, plain_acc, our_t, our_acc = [], [], [], []
+    for r in range(args.repeats):
+        t, a = plain_loop(bundle, args.epochs, seed=r)
+        plain_t.append(t)
+        plain_acc.append(a)
+        t, accs = ours(bundle, spec, [r])
+        our_t.append(t)
+        our_acc.append(accs[0])
+    p, o = statistics.median(plain_t), statistics.median(our_t)
+    print(f"plain PyTorch loop : {p:6.2f} s  ({p / args.epochs * 1000:5.0f} ms/epoch)  "
+          f"test accuracy {statistics.mean(plain_acc):.2%} (seeds 0..{args.repeats - 1})")
+    print(f"nnstudy, 1 model   : {o:6.2f} s  ({o / args.epochs * 1000:5.0f} ms/epoch)  "
+          f"test accuracy {statistics.mean(our_acc):.2%}  (with per-epoch evaluation)")
+    print(f"speed-up           : {p / o:.2f}x")
+    if args.models > 1:
+        t, accs = ours(bundle, spec, list(range(args.models)))
+        print(f"nnstudy, {args.models} models at once: {t:6.2f} s = {t / args.models:5.2f} s "
+              f"per model; speed-up per model {p / (t / args.models):.2f}x; test accuracy "
+              f"{statistics.mean(accs):.2%} ± {statistics.stdev(accs):.2%}")
+
+
+if __name__ == "__main__":
+    main()
