@@ -9,6 +9,7 @@ from scipy import ndimage
 
 from nnstudy.config.data import GaussianBlur, Normalize, Pad, Resize, parse_data_spec
 from nnstudy.data.transforms import (
+    channel_stats,
     gaussian_blur,
     gaussian_kernel1d,
     normalize,
@@ -158,3 +159,19 @@ def test_image_transforms_on_vectors_and_oversized_blur_are_config_errors():
     with pytest.raises(ConfigError, match=r"2 means for 3 channels"):
         step_shape(Normalize(mean=(0.5, 0.5), std=(1.0, 1.0)), (3, 4, 4), "data.transforms[0]")
     assert step_shape(Pad(padding=2), (1, 28, 28), "t") == (1, 32, 32)
+
+
+def test_channel_stats_of_uint8_from_histograms_equal_the_float64_computation():
+    x = (torch.rand(300, 3, 7, 5) * 255).to(torch.uint8)
+    x[:, 2] //= 4
+    mean, std = channel_stats(x)
+    ref = x.double().numpy() / 255
+    np.testing.assert_allclose(mean, ref.mean(axis=(0, 2, 3)), rtol=1e-12)
+    np.testing.assert_allclose(std, ref.std(axis=(0, 2, 3)), rtol=1e-12)
+    floats = channel_stats(to_float(x))
+    np.testing.assert_allclose(floats[0], mean, rtol=1e-6)
+    np.testing.assert_allclose(floats[1], std, rtol=1e-6)
+    vectors = torch.rand(50, 4)
+    v_mean, v_std = channel_stats(vectors)
+    assert v_mean == pytest.approx([vectors.double().mean().item()])
+    assert v_std == pytest.approx([vectors.double().std(unbiased=False).item()])

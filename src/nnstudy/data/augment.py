@@ -96,11 +96,8 @@ def random_crop(
     b, c, h, w = x.shape
     sh, sw = size
     if padding:
-        padded = (
-            fill.view(1, c if fill.numel() == c else 1, 1, 1)
-            .expand(b, c, h + 2 * padding, w + 2 * padding)
-            .contiguous()
-        )
+        padded = x.new_empty((b, c, h + 2 * padding, w + 2 * padding))
+        padded.copy_(fill.view(1, -1, 1, 1).expand_as(padded))
         padded[:, :, padding : padding + h, padding : padding + w] = x
         x, h, w = padded, h + 2 * padding, w + 2 * padding
     if centre:
@@ -109,15 +106,15 @@ def random_crop(
     device = generator.device if generator is not None else x.device
     top = torch.randint(0, h - sh + 1, (b,), generator=generator, device=device).to(x.device)
     left = torch.randint(0, w - sw + 1, (b,), generator=generator, device=device).to(x.device)
-    rows = (top[:, None] + torch.arange(sh, device=x.device))[:, None, :, None]
-    cols = (left[:, None] + torch.arange(sw, device=x.device))[:, None, None, :]
-    batch = torch.arange(b, device=x.device)[:, None, None, None]
-    chan = torch.arange(c, device=x.device)[None, :, None, None]
-    return x[batch, chan, rows, cols]
+    # All windows as a view [B, C, rows, cols, sh, sw]; pick one per image.
+    windows = x.unfold(2, sh, 1).unfold(3, sw, 1)
+    return windows[torch.arange(b, device=x.device), :, top, left]
 
 
 def hflip(x: Tensor, p: float, generator: torch.Generator | None = None) -> Tensor:
-    """Mirror each image of [B, C, H, W] left-right with probability p."""
+    """Mirror each image of [B, C, H, W] left-right with probability p (a new tensor)."""
     device = generator.device if generator is not None else x.device
     flip = (torch.rand(x.shape[0], generator=generator, device=device) < p).to(x.device)
-    return torch.where(flip[:, None, None, None], x.flip(-1), x)
+    chosen = flip.nonzero().squeeze(1)
+    out = x.clone()
+    return out.index_copy_(0, chosen, x.index_select(0, chosen).flip(-1))

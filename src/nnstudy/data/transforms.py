@@ -144,13 +144,38 @@ def step_function(step: StepSpec) -> Callable[[Tensor], Tensor]:
 
 
 def channel_stats(x: Tensor) -> tuple[list[float], list[float]]:
-    """Mean and (population) std per channel of [N, C, H, W], or over all values of [N, D]."""
-    x = to_float(x)
-    flat = x.transpose(0, 1).reshape(x.shape[1], -1) if x.dim() == 4 else x.reshape(1, -1)
-    flat = flat.to(torch.float64)
-    mean = flat.mean(dim=1)
-    std = (flat - mean[:, None]).pow(2).mean(dim=1).sqrt()
-    return mean.tolist(), std.tolist()
+    """Mean and (population) std per channel of [N, C, H, W], or over all values of [N, D].
+
+    Accumulated in float64 over chunks of CHUNK samples, in two passes (the mean, then the
+    mean squared deviation from it), so that no float64 copy of the data is made.
+    """
+    if x.dtype == torch.uint8:
+        return _uint8_stats(x)
+    dims = (0, 2, 3) if x.dim() == 4 else tuple(range(x.dim()))
+    count = x.numel() // (x.shape[1] if x.dim() == 4 else 1)
+    total = sum(to_float(x[i : i + CHUNK]).double().sum(dim=dims) for i in range(0, len(x), CHUNK))
+    mean = torch.as_tensor(total, dtype=torch.float64) / count
+    shape = (1, -1, 1, 1) if x.dim() == 4 else ()
+    squares = sum(
+        (to_float(x[i : i + CHUNK]).double() - mean.view(shape)).pow(2).sum(dim=dims)
+        for i in range(0, len(x), CHUNK)
+    )
+    std = (torch.as_tensor(squares, dtype=torch.float64) / count).sqrt()
+    return mean.reshape(-1).tolist(), std.reshape(-1).tolist()
+
+
+def _uint8_stats(x: Tensor) -> tuple[list[float], list[float]]:
+    """Exact channel statistics of uint8 data (as x / 255) from a 256-bin histogram per channel."""
+    planes = x.transpose(0, 1).reshape(x.shape[1], -1) if x.dim() == 4 else x.reshape(1, -1)
+    values = torch.arange(256, dtype=torch.float64) / 255
+    means, stds = [], []
+    for plane in planes:
+        counts = torch.bincount(plane, minlength=256).to(torch.float64)
+        total = counts.sum()
+        mean = (counts * values).sum() / total
+        means.append(float(mean))
+        stds.append(float(((counts * (values - mean) ** 2).sum() / total).sqrt()))
+    return means, stds
 
 
 def prepare(
@@ -164,20 +189,26 @@ def prepare(
     Returns the transformed parts (float32; the parts unchanged when there is nothing to run),
     the steps with `normalize: auto` replaced by the mean and std measured on
     `parts[stats_from]` at that point of the list, and the shape of one sample before flatten.
+    Steps run chunk by chunk; a step that keeps the shape overwrites the float buffer of the
+    step before it, so the peak memory is about one float copy of the data.
     """
     shape = tuple(next(iter(parts.values())).shape[1:])
     body = [s for s in steps if not isinstance(s, Flatten)]
     resolved: list[StepSpec] = []
     if not body:
         return dict(parts), list(steps), shape
-    current = {name: to_float(x) for name, x in parts.items()}
+    current = dict(parts)
+    owned = set()  # parts whose tensor is a buffer made here (the inputs are never written)
     for i, step in enumerate(body):
         here = f"{where}[{i}]"
         new_shape = step_shape(step, shape, here)
         if isinstance(step, Normalize) and step.auto:
             step = _measure(step, current[stats_from], here)
         fn = step_function(step)
-        current = {name: _map_chunks(fn, x, new_shape) for name, x in current.items()}
+        for name, x in current.items():
+            reuse = name in owned and new_shape == shape
+            current[name] = _map_chunks(fn, x, new_shape, into=x if reuse else None)
+            owned.add(name)
         resolved.append(step)
         shape = new_shape
     resolved += [s for s in steps if isinstance(s, Flatten)]
@@ -197,13 +228,20 @@ def _measure(step: Normalize, train: Tensor, where: str) -> Normalize:
     return Normalize(mean=tuple(mean), std=tuple(std))
 
 
-def _map_chunks(fn: Callable[[Tensor], Tensor], x: Tensor, shape: tuple[int, ...]) -> Tensor:
-    """fn over x in chunks of CHUNK samples (every transform acts on each sample alone)."""
-    if x.dim() == 2:
-        return fn(x)
-    out = torch.empty((len(x), *shape), dtype=torch.float32, device=x.device)
+def _map_chunks(
+    fn: Callable[[Tensor], Tensor], x: Tensor, shape: tuple[int, ...], into: Tensor | None = None
+) -> Tensor:
+    """fn(to_float(x)) in chunks of CHUNK samples, written into `into` or a new float32 buffer.
+
+    Chunking is exact because every transform acts on each sample alone.
+    """
+    out = (
+        into
+        if into is not None
+        else torch.empty((len(x), *shape), dtype=torch.float32, device=x.device)
+    )
     for start in range(0, len(x), CHUNK):
-        out[start : start + CHUNK] = fn(x[start : start + CHUNK])
+        out[start : start + CHUNK] = fn(to_float(x[start : start + CHUNK]))
     return out
 
 
