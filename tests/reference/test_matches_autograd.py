@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from nnstudy.errors import ConfigError
+from nnstudy.errors import ConfigError, ShapeError
 from nnstudy.gradients.agreement import Agreement, agreement
 from nnstudy.models import build_model
 from nnstudy.models.layers import LinearActivation
@@ -198,5 +198,8 @@ CONV_LAYER = st.one_of(
 )
 def test_random_small_specs_match_autograd(convs, dense, size, batch, train, seed):
     torch.manual_seed(seed)
-    model = build_model([*convs, "flatten", *dense, {"linear": 3}], (2, size, size))
+    try:
+        model = build_model([*convs, "flatten", *dense, {"linear": 3}], (2, size, size))
+    except ShapeError:  # e.g. three 2x2 pools on 6x6: not a network, nothing to compare
+        assume(False)
     _agree(model.train(train), torch.randn(batch, 2, size, size), outputs=3, seed=seed)

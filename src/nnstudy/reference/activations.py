@@ -26,6 +26,9 @@ class LinearActivation(Layer):
         super().__init__()
         self.a, self.c = a, c
 
+    def extra_repr(self) -> str:
+        return f"a={self.a}, c={self.c}"
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         return self.a * x + self.c
 
@@ -76,6 +79,9 @@ class LeakyReLU(Layer):
         super().__init__()
         self.slope = slope
 
+    def extra_repr(self) -> str:
+        return f"slope={self.slope}"
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.cache = x > 0
         return np.where(self.cache, x, self.slope * x)
@@ -90,6 +96,9 @@ class ELU(Layer):
     def __init__(self, alpha: float = 1.0) -> None:
         super().__init__()
         self.alpha = alpha
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         expm1 = np.expm1(np.minimum(x, 0.0))

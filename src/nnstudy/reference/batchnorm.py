@@ -31,6 +31,9 @@ class BatchNorm(Layer):
                                 num_batches_tracked=num_batches_tracked)
         self.eps, self.momentum = eps, momentum
 
+    def extra_repr(self) -> str:
+        return f"eps={self.eps}, momentum={self.momentum}"
+
     def _shape(self, x: np.ndarray) -> tuple[tuple[int, ...], tuple[int, ...]]:
         axes = (0, *range(2, x.ndim))
         return axes, (1, x.shape[1]) + (1,) * (x.ndim - 2)

@@ -26,6 +26,10 @@ class Conv2d(Layer):
             self.params["bias"] = bias
         self.stride, self.pads, self.dilation, self.groups = stride, pads, dilation, groups
 
+    def extra_repr(self) -> str:
+        return (f"stride={self.stride}, pads={self.pads}, dilation={self.dilation}, "
+                f"groups={self.groups}")
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         w = self.params["weight"]
         f, _, kh, kw = w.shape

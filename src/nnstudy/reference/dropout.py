@@ -20,6 +20,9 @@ class Dropout(Layer):
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.mask: np.ndarray | None = None
 
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         if not self.training or self.p == 0.0:
             self.cache = None

@@ -32,6 +32,11 @@ class Layer(ABC):
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """dL/dx from dL/dy (and dL/dparam into `self.grads`)."""
 
+    def extra_repr(self) -> str:
+        """The layer's settings (kernel, stride, p, ...) for printing."""
+        return ""
+
     def __repr__(self) -> str:
-        shapes = ", ".join(f"{k}={'x'.join(map(str, v.shape))}" for k, v in self.params.items())
-        return f"{type(self).__name__}({shapes})"
+        parts = [f"{k}={'x'.join(map(str, v.shape))}" for k, v in self.params.items()]
+        parts += [self.extra_repr()] if self.extra_repr() else []
+        return f"{type(self).__name__}({', '.join(parts)})"

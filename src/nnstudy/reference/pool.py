@@ -33,6 +33,9 @@ class MaxPool2d(Layer):
         self.kernel, self.stride, self.padding = kernel, stride, padding
         self.dilation, self.ceil_mode = dilation, ceil_mode
 
+    def extra_repr(self) -> str:
+        return f"kernel={self.kernel}, stride={self.stride}, padding={self.padding}"
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         out, pads = _geometry(x, self.kernel, self.stride, self.padding, self.dilation,
                               self.ceil_mode)
@@ -66,6 +69,9 @@ class AvgPool2d(Layer):
         self.kernel, self.stride, self.padding = kernel, stride, padding
         self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
         self.divisor_override = divisor_override
+
+    def extra_repr(self) -> str:
+        return f"kernel={self.kernel}, stride={self.stride}, padding={self.padding}"
 
     def _divisor(self, size: int, out: int, a: int) -> tuple[np.ndarray, np.ndarray]:
         start = np.arange(out) * self.stride[a] - self.padding[a]
@@ -109,6 +115,9 @@ class AdaptiveAvgPool2d(Layer):
     def __init__(self, output_size: tuple[int | None, int | None]) -> None:
         super().__init__()
         self.output_size = output_size
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         oh, ow = (o if o is not None else x.shape[2 + a] for a, o in enumerate(self.output_size))
