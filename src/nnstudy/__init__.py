@@ -5,6 +5,8 @@ from nnstudy.data import DataBundle, load_data
 from nnstudy.errors import ConfigError, DataError, DivergedError, NNStudyError, ShapeError
 from nnstudy.gradients.gradcheck import gradcheck
 from nnstudy.gradients.trace import trace
+from nnstudy.study import Study, StudyResult
+from nnstudy.training.run import RunResult, train
 
 __version__ = "0.1.0"
 
@@ -14,10 +16,14 @@ __all__ = [
     "DataError",
     "DivergedError",
     "NNStudyError",
+    "RunResult",
     "ShapeError",
+    "Study",
+    "StudyResult",
     "__version__",
     "gradcheck",
     "inspect",
     "load_data",
     "trace",
+    "train",
 ]
