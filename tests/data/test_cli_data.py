@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -122,5 +123,8 @@ def test_grid_refuses_an_unknown_format_and_leaves_no_file(tmp_path):
         save_sample_grid(bundle, tmp_path / "grid.xyz")
     path = save_sample_grid(bundle, tmp_path / "sub" / "grid.png", per_class=3, seed=1)
     assert [p.name for p in path.parent.iterdir()] == ["grid.png"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not the 0600 of a temporary file
     with Image.open(path) as img:
         assert img.format == "PNG"

@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+from nnstudy.data.atomic import atomic_path
 from nnstudy.data.catalog import CATALOG, RemoteDataset, RemoteFile
 from nnstudy.errors import ConfigError, DataError
 
@@ -119,19 +119,14 @@ def _download_verified(
 ) -> None:
     if not url.startswith(("http://", "https://")):
         raise _Failed("only http and https URLs are fetched")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{file.name}.", suffix=".part", dir=target.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
+    with atomic_path(target) as tmp:
+        with tmp.open("wb") as out:
             digest, size = _stream(url, out, file.name, progress=progress, timeout=timeout)
         if digest != file.sha256:
             raise _Failed(
                 f"sha256 mismatch: got {digest}, expected {file.sha256} ({size} bytes); "
                 "the file was removed"
             )
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _stream(

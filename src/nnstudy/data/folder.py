@@ -14,15 +14,16 @@ otherwise they are an error.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from nnstudy.data.atomic import atomic_path
 from nnstudy.data.download import cache_dir
 from nnstudy.data.raw import RawData, RawPart, as_images
 from nnstudy.data.transforms import resize
@@ -174,17 +175,5 @@ def _load_cache(path: Path) -> dict[str, np.ndarray]:
 
 def _save_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write the decode cache atomically; a cache that cannot be written is skipped."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except OSError:
-        pass
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with contextlib.suppress(OSError), atomic_path(path) as tmp, tmp.open("wb") as f:
+        np.savez(f, **arrays)

@@ -8,13 +8,12 @@ transforms, mapped linearly from the range of the shown pixels to black..white p
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from nnstudy.data.atomic import atomic_path
 from nnstudy.data.bundle import DataBundle, Split
 from nnstudy.errors import ConfigError
 
@@ -78,15 +77,8 @@ def save_sample_grid(
     if bundle.num_classes > MAX_ROWS:
         title += f" (first {MAX_ROWS} of {bundle.num_classes} classes)"
     fig.suptitle(title, fontsize=10)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=72 * 1.5, format=suffix.lstrip("."))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
