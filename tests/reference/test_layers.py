@@ -26,6 +26,8 @@ def test_batchnorm_running_statistics_move_as_torchs():
         assert np.allclose(layer.buffers["running_mean"], bn.running_mean.numpy(), atol=1e-14)
         assert np.allclose(layer.buffers["running_var"], bn.running_var.numpy(), atol=1e-14)
         assert layer.buffers["num_batches_tracked"] == int(bn.num_batches_tracked)
+        assert set(net.buffers()) == {"0.running_mean", "0.running_var",
+                                      "0.num_batches_tracked"}
 
 
 def test_dropout_replays_a_given_mask_and_is_the_identity_in_eval():

@@ -49,6 +49,11 @@ class Network:
         """Every parameter by its dotted name (the arrays themselves: updates are in place)."""
         return {_join(n, k): v for n, layer in self.layers for k, v in layer.params.items()}
 
+    def buffers(self) -> dict[str, np.ndarray | int]:
+        """Non-trained state by torch's names (`bn1.running_mean`, `bn1.num_batches_tracked`),
+        to copy back into the torch model after training here."""
+        return {_join(n, k): v for n, layer in self.layers for k, v in layer.buffers.items()}
+
     def grads(self) -> dict[str, np.ndarray]:
         """dL/dparam of the last backward, by the same names as `params`."""
         return {_join(n, k): v for n, layer in self.layers for k, v in layer.grads.items()}
