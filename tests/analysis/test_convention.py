@@ -132,3 +132,21 @@ def test_each_call_of_a_shared_module_is_its_own_row():
     rows = inspect(Tutorial(), (3, 32, 32), training=False).rows
     assert [r.name for r in rows] == ["conv1", "pool", "conv2", "pool#2"]
     assert rows[1].output_shape == (6, 14, 14) and rows[3].output_shape == (16, 5, 5)
+
+
+def test_transposed_conv_counts_the_products_that_land_in_the_output():
+    # 4 inputs per dimension, kernel 3, stride 2, padding 1: output 7; the pairs
+    # (input i, offset k) landing on 0 <= 2i - 1 + k < 7 number 2 + 3 + 3 + 2 = 10.
+    layer = nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1, bias=False)
+    row = inspect(layer, (2, 4, 4), training=False).rows[0]
+    assert row.output_shape == (3, 7, 7)
+    assert row.macs == 2 * 3 * 10 * 10
+    assert row.cost.adds == row.macs - 3 * 7 * 7  # every output receives a product
+
+
+def test_attention_layers_are_counted_operator_by_operator():
+    summary = inspect(nn.TransformerEncoderLayer(16, 2, 32, batch_first=True), (5, 16))
+    assert summary.uncounted == {} and summary.training.uncounted == {}
+    attention = next(r for r in summary.rows if "attention" in r.type)
+    # two heads of 5x8: Q K^T and A V, 5*5*8 MACs each
+    assert attention.macs == 2 * 2 * 5 * 5 * 8

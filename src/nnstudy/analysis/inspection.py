@@ -223,7 +223,9 @@ def _forward(model: nn.Module, shape: tuple[int, ...]) -> OpCounter:
     modes = {m: m.training for m in model.modules()}
     counter = OpCounter(model)
     try:
-        with torch.random.fork_rng(devices=devices), torch.no_grad():
+        # Gradients stay enabled: with them off, some layers (TransformerEncoderLayer,
+        # MultiheadAttention) take fused fast paths that hide their operators.
+        with torch.random.fork_rng(devices=devices):
             torch.manual_seed(0)
             model.eval()
             x = torch.randn(1, *shape, dtype=dtype, device=reference.device)

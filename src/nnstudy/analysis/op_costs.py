@@ -112,7 +112,7 @@ _FREE_NAMES = """
     empty full zeros_like ones_like empty_like full_like new_zeros new_ones new_empty
     new_full empty_strided fill_ fill zero_ scalar_tensor lift_fresh lift_fresh_copy
     _local_scalar_dense arange where masked_fill masked_fill_ constant_pad_nd resize_
-    set_ _unsafe_index
+    set_ _unsafe_index select_backward slice_backward
 """
 FREE_OPS: frozenset[Any] = frozenset(_packets(_FREE_NAMES.split()))
 
@@ -183,14 +183,22 @@ def _ntuple(value: Any, n: int) -> list[int]:
 
 
 @_register("convolution", "_convolution", bias="bias")
-def _convolution(a: dict[str, Any], out: Any) -> OpCost | str:
-    """Per output: n = C_in/groups * prod(kernel) mults, n - 1 adds, 1 bias add."""
-    if a["transposed"]:
-        return "convolution (transposed)"
-    weight = a["weight"]
-    n = math.prod(weight.shape[1:])
-    outputs = _numel(out)
+def _convolution(a: dict[str, Any], out: Any) -> OpCost:
+    """Per output: n = C_in/groups * prod(kernel) mults, n - 1 adds, 1 bias add.
+
+    Transposed: each input element is multiplied by the C_out/groups * prod(kernel)
+    weights; the P products that land in the output (not cropped by padding) are summed
+    into the outputs: P mults, P - (outputs that receive any) adds, 1 bias add each.
+    """
+    weight, outputs = a["weight"], _numel(out)
     bias = outputs if a["bias"] is not None else 0
+    if a["transposed"]:
+        result = _first(out)
+        pairs, covered_out, _, _ = conv_geometry(result.shape, a["input"].shape, weight, a)
+        products = result.shape[0] * weight.shape[0] * weight.shape[1] * pairs
+        adds = products - result.shape[0] * result.shape[1] * covered_out
+        return OpCost(macs=products, mults=products, adds=adds, bias=bias)
+    n = math.prod(weight.shape[1:])
     return OpCost(macs=n * outputs, mults=n * outputs, adds=(n - 1) * outputs, bias=bias)
 
 
@@ -447,6 +455,14 @@ def _softplus(a: dict[str, Any], out: Any) -> OpCost:
     return OpCost(comparisons=1, special=2, adds=1, mults=scaled, divs=scaled) * _numel(out)
 
 
+@_register("softplus_backward")
+def _softplus_backward(a: dict[str, Any], out: Any) -> OpCost:
+    """g * sigmoid(beta x) below the threshold: 1 comparison, 1 exp, 1 add, 1 division,
+    1 mult per element, plus 1 mult when beta != 1."""
+    scaled = 1 if a.get("beta", 1) != 1 else 0
+    return OpCost(comparisons=1, special=1, adds=1, divs=1, mults=1 + scaled) * _numel(out)
+
+
 @_register("native_dropout")
 def _native_dropout(a: dict[str, Any], out: Any) -> OpCost:
     """Training: 1 comparison (the mask) and 2 mults (x * mask * 1/(1-p)) per element."""
@@ -468,7 +484,7 @@ def _rows(x: torch.Tensor, dim: int) -> tuple[int, int]:
     return x.numel() // max(k, 1), k
 
 
-@_register("_softmax")
+@_register("_softmax", "_safe_softmax")
 def _softmax(a: dict[str, Any], out: Any) -> OpCost:
     """Per row of K: K exps, K - 1 adds, K divisions (the max shift for stability is
     not counted: it changes no value)."""
@@ -495,6 +511,27 @@ def _log_softmax_backward(a: dict[str, Any], out: Any) -> OpCost:
     """g - exp(y) * sum(g), per row of K: K exps, K mults, K - 1 adds, K subtractions."""
     rows, k = _rows(a["grad_output"], a["dim"])
     return OpCost(special=k, mults=k, adds=2 * k - 1) * rows
+
+
+@_register(
+    "_scaled_dot_product_flash_attention_for_cpu",
+    "_scaled_dot_product_flash_attention",
+    "_scaled_dot_product_efficient_attention",
+    "_scaled_dot_product_cudnn_attention",
+)
+def _attention(a: dict[str, Any], out: Any) -> OpCost:
+    """softmax(Q K^T * scale + mask) V, per batch and head, Q: L x E, K: S x E, V: S x Ev:
+    Q K^T as a matrix product (L*S outputs of E), L*S scaling mults (+ L*S mask adds),
+    softmax over each of the L rows (3S - 1), then (L x S)(S x Ev). A causal mask is
+    counted as the full matrix."""
+    q, k, v = a["query"], a["key"], a["value"]
+    heads = math.prod(q.shape[:-2])
+    length, embed, source, value_dim = q.shape[-2], q.shape[-1], k.shape[-2], v.shape[-1]
+    scores = _matmul(heads, length, embed, source)
+    mask = heads * length * source if a.get("attn_mask") is not None else 0
+    scale = OpCost(mults=heads * length * source, adds=mask)
+    softmax = OpCost(special=source, adds=source - 1, divs=source) * (heads * length)
+    return scores + scale + softmax + _matmul(heads, length, source, value_dim)
 
 
 # --- normalization ----------------------------------------------------------------------
@@ -611,64 +648,79 @@ def _layer_norm_backward(a: dict[str, Any], out: Any) -> OpCost:
 
 def window_counts(
     length: int, out_length: int, kernel: int, stride: int, padding: int, dilation: int
-) -> tuple[list[int], list[int]]:
-    """For one spatial dimension of a sliding window: how many windows cover each real
-    input position, and how many windows each kernel offset reaches a real input in."""
-    per_input = [0] * length
-    per_offset = [0] * kernel
+) -> tuple[list[int], list[int], list[int]]:
+    """For one spatial dimension of a sliding window, the pairs (o, k) of a window o and
+    a kernel offset k that reach a real input position i = o*stride - padding + k*dilation
+    (0 <= i < length): how many pairs land on each i, belong to each o, use each k."""
+    per_input, per_window, per_offset = [0] * length, [0] * out_length, [0] * kernel
     for o in range(out_length):
         for k in range(kernel):
             i = o * stride - padding + k * dilation
             if 0 <= i < length:
                 per_input[i] += 1
+                per_window[o] += 1
                 per_offset[k] += 1
-    return per_input, per_offset
+    return per_input, per_window, per_offset
 
 
 def _nonzero(counts: Sequence[int]) -> int:
     return sum(1 for c in counts if c)
 
 
-@_register("convolution_backward")
-def _convolution_backward(a: dict[str, Any], out: Any) -> OpCost | str:
-    """Gradients of a convolution, counting only the products that touch real input
-    (not padding); a gradient that sums t products costs t mults and t - 1 adds.
-
-    grad input: products P = N * C_out * C_in/groups * prod_d(sum of coverage counts),
-    adds P - N * C_in * (covered positions); grad weight: P mults, P - (weights that
-    see data) adds; grad bias: C_out * (N * outputs - 1) adds.
-    """
-    if a["transposed"]:
-        return "convolution_backward (transposed)"
-    grad, x, weight = a["grad_output"], a["input"], a["weight"]
-    dims = x.dim() - 2
+def conv_geometry(
+    long_shape: Sequence[int], short_shape: Sequence[int], weight: torch.Tensor, a: dict[str, Any]
+) -> tuple[int, int, int, int]:
+    """Products over the spatial dimensions of a convolution's (window, offset) pairs that
+    touch real data: (pairs, long-side positions reached, short-side positions with a
+    pair, kernel offsets used). The long side is the convolution's input, or the output
+    of a transposed convolution."""
+    dims = len(long_shape) - 2
     stride, padding = _ntuple(a["stride"], dims), _ntuple(a["padding"], dims)
     dilation = _ntuple(a["dilation"], dims)
-    per_input_terms, covered, per_offset_used = 1, 1, 1
+    pairs, covered_long, covered_short, used = 1, 1, 1, 1
     for d in range(dims):
-        per_input, per_offset = window_counts(
-            x.shape[2 + d],
-            grad.shape[2 + d],
+        per_long, per_short, per_offset = window_counts(
+            long_shape[2 + d],
+            short_shape[2 + d],
             weight.shape[2 + d],
             stride[d],
             padding[d],
             dilation[d],
         )
-        per_input_terms *= sum(per_input)
-        covered *= _nonzero(per_input)
-        per_offset_used *= _nonzero(per_offset)
-    batch, c_out, c_in_group = x.shape[0], weight.shape[0], weight.shape[1]
-    products = batch * c_out * c_in_group * per_input_terms
+        pairs *= sum(per_long)
+        covered_long *= _nonzero(per_long)
+        covered_short *= _nonzero(per_short)
+        used *= _nonzero(per_offset)
+    return pairs, covered_long, covered_short, used
+
+
+@_register("convolution_backward")
+def _convolution_backward(a: dict[str, Any], out: Any) -> OpCost:
+    """Gradients of a convolution, counting only the products that touch real input
+    (not padding); a gradient that sums t products costs t mults and t - 1 adds.
+
+    P = N * C_out * C_in/groups * (window-offset pairs on real data) products each for
+    grad input and grad weight. grad input: P - N * C_in * (input positions reached)
+    adds; grad weight: P - (weights that see data) adds; grad bias: C_out * (N * outputs
+    - 1) adds. Transposed convolutions swap the roles of input and output.
+    """
+    grad, x, weight = a["grad_output"], a["input"], a["weight"]
+    transposed = bool(a["transposed"])
+    long_shape, short_shape = (grad.shape, x.shape) if transposed else (x.shape, grad.shape)
+    pairs, covered_long, covered_short, used = conv_geometry(long_shape, short_shape, weight, a)
+    batch = x.shape[0]
+    products = batch * weight.shape[0] * weight.shape[1] * pairs
+    reached = covered_short if transposed else covered_long
     need_input, need_weight, need_bias = a["output_mask"]
     cost = OpCost()
     if need_input:
-        c_in = x.shape[1]
-        cost = cost + OpCost(macs=products, mults=products, adds=products - batch * c_in * covered)
+        adds = products - batch * x.shape[1] * reached
+        cost = cost + OpCost(macs=products, mults=products, adds=adds)
     if need_weight:
-        cost = cost + OpCost(
-            macs=products, mults=products, adds=products - c_out * c_in_group * per_offset_used
-        )
+        adds = products - weight.shape[0] * weight.shape[1] * used
+        cost = cost + OpCost(macs=products, mults=products, adds=adds)
     if need_bias:
+        c_out = grad.shape[1]
         cost = cost + OpCost(bias=c_out * (grad.numel() // c_out - 1))
     return cost
 
