@@ -38,5 +38,5 @@ def test_numpy_engine_refuses_optimizers_it_does_not_have():
     bundle = load_data({"name": "digits"})
     spec = RunSpec.model_validate({"model": "softmax_regression",
                                    "train": {"optimizer": "adam", "engine": "numpy"}})
-    with pytest.raises(ConfigError, match="train.optimizer: 'adam' with engine numpy"):
+    with pytest.raises(ConfigError, match=r"train\.optimizer: .adam. with engine numpy"):
         train_with_numpy(spec, bundle)

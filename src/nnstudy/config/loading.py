@@ -68,8 +68,13 @@ def apply_overrides(config: dict[str, Any], overrides: Iterable[str]) -> dict[st
 def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
     """The first error of a pydantic ValidationError as one line: `key.path: message`."""
     err = exc.errors(include_url=False)[0]
-    parts = [str(p) for p in err["loc"] if not str(p).startswith("function-")]
-    path = ".".join(([prefix] if prefix else []) + parts) or prefix or "config"
+    path = prefix
+    for p in err["loc"]:
+        if isinstance(p, int):
+            path += f"[{p}]"
+        elif not str(p).startswith("function-"):
+            path = f"{path}.{p}" if path else str(p)
+    path = path or "config"
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
