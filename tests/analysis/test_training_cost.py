@@ -86,3 +86,14 @@ def test_a_model_without_meta_kernels_is_measured_on_copies_and_left_unchanged()
     cost = measure_training_cost(model, (3,))
     assert cost.forward.flops == 9 + 6 + 3 + 3
     assert torch.equal(model.fc.weight, before) and model.fc.weight.grad is None
+
+
+def test_meta_stand_ins_and_copies_count_the_same_step():
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Dropout(0.5), nn.Linear(64, 10), nn.LogSoftmax(dim=1),
+    )  # fmt: skip
+    on_meta = measure_training_cost(model, (1, 8, 8), meta=True)
+    on_copies = measure_training_cost(model, (1, 8, 8), meta=False)
+    assert on_meta == on_copies
+    assert on_meta.uncounted == {}

@@ -28,7 +28,7 @@ from nnstudy.analysis.collapse import affine_runs
 from nnstudy.analysis.counting import ModuleCall, OpCounter, OpRecord, storage_key
 from nnstudy.analysis.op_costs import OpCost
 from nnstudy.analysis.summary import FLOAT32_BYTES, LayerRow, Summary
-from nnstudy.analysis.training_cost import measure_training_cost
+from nnstudy.analysis.training_cost import META_MACS, META_PARAMS, measure_training_cost
 from nnstudy.errors import ConfigError, ShapeError
 
 __all__ = ["inspect", "layer_kind"]
@@ -128,7 +128,7 @@ def _resolve(
     if input_shape is None:
         raise ConfigError("input_shape: required to build a model from a spec, e.g. (1, 32, 32)")
     shape = _check_shape(input_shape)
-    model = models.build_model(model_or_spec, shape, num_classes or 10)
+    model = models.build_model(model_or_spec, shape, num_classes)
     return model, shape, type(model).__name__
 
 
@@ -300,7 +300,11 @@ def inspect(
         )
     params = list(model.parameters())
     biases = [p for p in params if id(p) in bias_ids]
-    cost = measure_training_cost(model, shape) if training else None
+    cost = None
+    if training:
+        macs = sum(r.cost.macs for r in rows)
+        large = macs > META_MACS or sum(p.numel() for p in params) > META_PARAMS
+        cost = measure_training_cost(model, shape, meta=large)
     return Summary(
         model=name or default_name,
         input_shape=shape,

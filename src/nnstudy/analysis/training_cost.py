@@ -83,32 +83,49 @@ class TrainingCost:
         }
 
 
+# Above this many parameters (or when `inspect` counts more than META_MACS forward MACs)
+# the training step is counted on the meta device instead of on copies.
+META_PARAMS = 1_000_000
+META_MACS = 50_000_000
+
+
 def _needs_two_samples(model: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
 def measure_training_cost(
-    model: nn.Module, input_shape: Sequence[int], batch_size: int | None = None
+    model: nn.Module,
+    input_shape: Sequence[int],
+    batch_size: int | None = None,
+    meta: bool | None = None,
 ) -> TrainingCost:
     """Count one training step of `model` on input of shape (batch, *input_shape).
 
     The step runs through `torch.func.functional_call` on stand-ins of the parameters
-    and buffers, on the meta device (shapes only, so AlexNet takes milliseconds) or, if
-    an operator of the model has no meta kernel, on copies on the model's device. The
-    model itself is left as it was: its mode, weights, batch-norm statistics, `.grad` and
-    the global random state.
+    and buffers, so the model itself is left as it was (mode, weights, batch-norm
+    statistics, `.grad`, the global random state). The stand-ins are copies on the
+    model's device, or, for large models, tensors on the meta device: shapes only, so
+    AlexNet's step is counted without computing it (the first meta run imports
+    torch._dynamo, about a second, which is why small models use copies). A model whose
+    operators have no meta kernel falls back to copies.
 
     Args:
         model: any module.
         input_shape: one sample's shape, e.g. (1, 32, 32).
         batch_size: samples per step (default 1, or 2 when the model has batch norm,
             whose batch statistics need more than one sample); figures are per sample.
+        meta: run on the meta device; default: when the model has more than
+            `META_PARAMS` parameters.
     """
     batch = batch_size or (2 if _needs_two_samples(model) else 1)
-    try:
-        return _measure(model, tuple(input_shape), batch, meta=True)
-    except (NotImplementedError, RuntimeError):
-        return _measure(model, tuple(input_shape), batch, meta=False)
+    if meta is None:
+        meta = sum(p.numel() for p in model.parameters()) > META_PARAMS
+    if meta:
+        try:
+            return _measure(model, tuple(input_shape), batch, meta=True)
+        except (NotImplementedError, RuntimeError):
+            pass  # an operator without a meta kernel: count on copies instead
+    return _measure(model, tuple(input_shape), batch, meta=False)
 
 
 def _stand_in(tensor: torch.Tensor, meta: bool) -> torch.Tensor:
