@@ -163,7 +163,7 @@ def test_a_spec_embedded_in_another_model_keeps_the_key_path():
         data: DataSpec
 
     with pytest.raises(
-        ConfigError, match=r"^data\.transforms\.1\.gaussian_blur\.kernel: must be odd"
+        ConfigError, match=r"^data\.transforms\[1\]\.gaussian_blur\.kernel: must be odd"
     ):
         validate(Run, {"data": {"transforms": ["grayscale", {"gaussian_blur": 2}]}})
 

@@ -57,7 +57,7 @@ def test_variants_patch_the_config_and_name_the_trials():
                           {"name": "two-layers", "set": {"model": {"mlp": {"hidden": [8, 8]}}}}])
     plans = plan_trials(load_study(spec))
     assert [p.trial_id for p in plans] == ["v0-g000-s0", "v1-g000-s0"]
-    assert plans[1].spec.model == {"mlp": {"hidden": [8, 8]}}
+    assert plans[1].spec.model["mlp"]["hidden"] == [8, 8]
     assert plans[1].label == "two-layers train.lr=0.1"
 
 

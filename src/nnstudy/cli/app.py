@@ -22,7 +22,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-console = Console()
+console = Console(soft_wrap=True)
 err_console = Console(stderr=True)
 
 _state = {"debug": False}

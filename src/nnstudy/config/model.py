@@ -243,9 +243,9 @@ class ModelSpec(BaseModel):
         if self.layers is not None:
             return [layer.to_config() for layer in self.layers]
         if self.mlp is not None:
-            return {"mlp": self.mlp.model_dump(exclude_defaults=True)}
+            return {"mlp": self.mlp.model_dump(exclude_none=True)}
         if self.cnn is not None:
-            return {"cnn": self.cnn.model_dump(exclude_defaults=True)}
+            return {"cnn": self.cnn.model_dump(exclude_none=True)}
         return {self.zoo: dict(self.options)} if self.options else self.zoo
 
     def describe(self) -> str:

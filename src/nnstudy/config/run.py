@@ -43,8 +43,9 @@ class RunSpec(BaseModel):
         return value
 
     def to_config(self) -> dict[str, Any]:
-        """The resolved config as plain data (what config.yaml of a run holds)."""
-        return self.model_dump(mode="json")
+        """The resolved config as plain data (what config.yaml of a run holds); keys left
+        unset (None: the optimizer's own default) are omitted."""
+        return self.model_dump(mode="json", exclude_none=True)
 
 
 def load_run_spec(source: str | Path | dict[str, Any] | RunSpec,

@@ -80,6 +80,8 @@ class TrainSpec(BaseModel):
     def _betas_in_range(self) -> TrainSpec:
         if self.betas is not None and not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"betas: each must be in [0, 1), got {list(self.betas)}")
+        if self.lr is None:  # resolved here, so that configs and reports show the value used
+            return self.model_copy(update={"lr": DEFAULT_LR[self.optimizer]})
         return self
 
     @property
