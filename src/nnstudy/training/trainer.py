@@ -179,34 +179,50 @@ class _BestTracker:
                 v.copy_(self.best_buffers[k])
 
 
+EVAL_CACHE_BYTES = 1 << 30
+
+
+class EvalBatches:
+    """The evaluation batches of every split, converted once and kept in memory when they
+    fit in EVAL_CACHE_BYTES (else converted again at each evaluation)."""
+
+    def __init__(self, bundle, batch_size: int, device: torch.device, dtype: torch.dtype):
+        self.bundle, self.batch_size, self.device, self.dtype = bundle, batch_size, device, dtype
+        per_sample = math.prod(bundle.input_shape) * torch.finfo(dtype).bits // 8
+        total = sum(len(getattr(bundle, s)) for s in SPLITS) * per_sample
+        self.cache = {s: list(self._make(s)) for s in SPLITS} if total <= EVAL_CACHE_BYTES \
+            else None
+
+    def _make(self, split: str):
+        data = getattr(self.bundle, split)
+        for start in range(0, len(data), self.batch_size):
+            idx = torch.arange(start, min(start + self.batch_size, len(data)))
+            x = self.bundle.batch(split, idx).to(self.device, self.dtype)
+            yield x, data.y[idx].to(self.device)
+
+    def __call__(self, split: str):
+        return self.cache[split] if self.cache is not None else self._make(split)
+
+
 @torch.no_grad()
-def evaluate(stacked: StackedModel, bundle, loss: str, batch_size: int,
-             device: torch.device) -> dict[str, Tensor]:
+def evaluate(stacked: StackedModel, batches: EvalBatches, loss: str) -> dict[str, Tensor]:
     """Loss and accuracy of every model on every non-empty split: `{split}_loss` [G]."""
     stacked.eval()
     out: dict[str, Tensor] = {}
     for split in SPLITS:
-        data = getattr(bundle, split)
-        n = len(data)
+        n = len(getattr(batches.bundle, split))
         if n == 0:
             continue
-        loss_sum = torch.zeros(stacked.G, dtype=torch.float64, device=device)
-        correct = torch.zeros(stacked.G, dtype=torch.float64, device=device)
-        for start in range(0, n, batch_size):
-            idx = torch.arange(start, min(start + batch_size, n))
-            x = bundle.batch(split, idx).to(device)
-            y = data.y[idx].to(device)
-            logits = stacked(x.to(_dtype(stacked)), shared=True)
+        loss_sum = torch.zeros(stacked.G, dtype=torch.float64, device=batches.device)
+        correct = torch.zeros(stacked.G, dtype=torch.float64, device=batches.device)
+        for x, y in batches(split):
+            logits = stacked(x, shared=True)
             loss_sum += loss_sums(loss, logits, y).double()
             correct += correct_counts(logits, y).double()
         out[f"{split}_loss"] = (loss_sum / n).cpu()
         out[f"{split}_accuracy"] = (correct / n).cpu()
     stacked.train()
     return out
-
-
-def _dtype(stacked: StackedModel) -> torch.dtype:
-    return next(iter(stacked.params.values())).dtype
 
 
 def train_group(
@@ -277,7 +293,8 @@ def _train_group(specs, bundle, device, progress, dtype) -> list[TrainedModel]:
                         "accuracy": float(metrics[f"{split}_accuracy"][g]),
                     })
 
-    metrics = evaluate(stacked, bundle, t0.loss, t0.eval_batch_size, dev)
+    eval_batches = EvalBatches(bundle, t0.eval_batch_size, dev, dtype)
+    metrics = evaluate(stacked, eval_batches, t0.loss)
     record(0, metrics, active)
     signals.observe_epoch(0, metrics)
     tracker = _BestTracker(specs, stacked, has_valid="valid_loss" in metrics)
@@ -324,7 +341,7 @@ def _train_group(specs, bundle, device, progress, dtype) -> list[TrainedModel]:
             opt.step(grads, active=None if all_active else act)
         epoch_times.append(time.perf_counter() - start)
         was_active = list(active)
-        metrics = evaluate(stacked, bundle, t0.loss, t0.eval_batch_size, dev)
+        metrics = evaluate(stacked, eval_batches, t0.loss)
         for g in range(G):
             if was_active[g]:
                 epochs_run[g] = epoch
