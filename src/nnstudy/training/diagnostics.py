@@ -3,7 +3,7 @@
 | code | fires when |
 |---|---|
 | not_learning | after 3+ epochs the training loss is within 5% of ln K (chance level for K classes) |
-| diverged | a batch loss became NaN, inf, or more than 10x the untrained model's loss; the model was stopped there |
+| diverged | a batch loss became NaN, inf or 100x the untrained model's loss L0, or it passed 10x L0 and the epoch ended no better than untrained; the model was stopped there |
 | double_softmax | the model ends in softmax and the loss is cross_entropy (which applies log-softmax again): the loss cannot fall below ln(1 + (K - 1)/e) |
 | vanishing_gradients / exploding_gradients | the first layer's weight-gradient norm is < 1e-3 (> 1e3) times the last layer's |
 | dead_relus | more than half the units of a ReLU layer never fire on a validation batch |
@@ -97,7 +97,7 @@ def diagnose(g: int, spec, history: list[dict[str, Any]], signals: Signals,
         last = [v for _, v in train if math.isfinite(v)]
         found.append({
             "code": "diverged",
-            "message": f"the loss exploded (NaN, inf, or 10x the initial loss) in epoch "
+            "message": f"the loss exploded (NaN, inf, or far above the untrained loss) in epoch "
                        f"{train[-1][0] + 1 if train else 1}"
                        + (f" (last finite train loss {last[-1]:.4g})" if last else ""),
             "suggestion": f"lower the learning rate (lr {spec.train.resolved_lr:g} is too "

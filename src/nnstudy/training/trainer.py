@@ -34,7 +34,12 @@ from nnstudy.training.schedules import lr_factor
 from nnstudy.training.stacked import StackedModel
 
 SPLITS = ("train", "valid", "test")
-EXPLODING = 10.0
+# Divergence, relative to the untrained model's training loss L0: a batch loss that is
+# NaN, inf or above BLOWUP x L0 stops the model at once; a batch loss above SPIKE x L0
+# counts when the epoch ends no better than the untrained model (a spike it recovers
+# from, as RMSprop often shows early on, is not divergence).
+BLOWUP = 100.0
+SPIKE = 10.0
 _BOOL_HPARAMS = ("nesterov", "centered", "amsgrad", "decoupled_weight_decay")
 
 
@@ -299,8 +304,8 @@ def _train_group(specs, bundle, device, progress, dtype) -> list[TrainedModel]:
     signals.observe_epoch(0, metrics)
     tracker = _BestTracker(specs, stacked, has_valid="valid_loss" in metrics)
     tracker.update(0, metrics, stacked, active)
-    # A batch loss above EXPLODING x the untrained model's loss counts as divergence.
-    limit = (EXPLODING * metrics["train_loss"].clamp(min=1e-3)).to(dev)
+    initial_loss = metrics["train_loss"].clamp(min=1e-3).to(dev)
+    blowup, spike = BLOWUP * initial_loss, SPIKE * initial_loss
 
     for epoch in range(1, max_epochs + 1):
         for g in range(G):
@@ -316,6 +321,7 @@ def _train_group(specs, bundle, device, progress, dtype) -> list[TrainedModel]:
         perms = torch.stack([perm_of[s] for s in seeds]).to(dev)
         act = torch.tensor(active, device=dev)
         all_active = all(active)
+        spiked = torch.zeros(G, dtype=torch.bool, device=dev)
         for step, i in enumerate(range(0, n_train, B)):
             idx = perms[:, i : i + B]
             x = bundle.batch("train", idx.cpu(), train=True, generator=aug_gen).to(dev, dtype)
@@ -326,7 +332,9 @@ def _train_group(specs, bundle, device, progress, dtype) -> list[TrainedModel]:
             if use_l2:
                 objective = objective + l2_penalty(stacked.params, weight_names, lam).sum()
             grads = torch.autograd.grad(objective, params)
-            ok = torch.isfinite(losses.detach()) & (losses.detach() <= limit)
+            batch_loss = losses.detach()
+            spiked |= batch_loss > spike
+            ok = torch.isfinite(batch_loss) & (batch_loss <= blowup)
             if not bool(ok.all()):
                 for g in torch.nonzero(~ok).flatten().tolist():
                     if active[g]:
@@ -345,7 +353,9 @@ def _train_group(specs, bundle, device, progress, dtype) -> list[TrainedModel]:
         for g in range(G):
             if was_active[g]:
                 epochs_run[g] = epoch
-                if not math.isfinite(float(metrics["train_loss"][g])):
+                loss_now = float(metrics["train_loss"][g])
+                if not math.isfinite(loss_now) or (
+                        bool(spiked[g]) and loss_now >= float(initial_loss[g])):
                     active[g], diverged[g] = False, True
         record(epoch, metrics, was_active)
         signals.observe_epoch(epoch, metrics, was_active)
