@@ -40,7 +40,7 @@ from pydantic import (
     model_validator,
 )
 
-from nnstudy.config.loading import format_validation_error
+from nnstudy.config.loading import format_validation_error, split_named
 from nnstudy.errors import ConfigError
 
 DATA_NAMES = ("digits", "mnist", "fashion_mnist", "kmnist", "cifar10", "folder", "npz")
@@ -200,16 +200,14 @@ def _step_reader(table: dict[str, type[StepSpec]], what: str):
     def read(item: Any) -> Any:
         if isinstance(item, StepSpec):
             return item
-        if isinstance(item, str):
-            name, args = item, None
-        elif isinstance(item, dict) and len(item) == 1:
-            name, args = next(iter(item.items()))
-        else:
+        named = split_named(item)
+        if named is None:
             raise ValueError(
                 f"expected a {what} name or a one-key mapping like {{resize: [32, 32]}}, "
                 f"got {item!r}"
             )
-        cls = table.get(name) if isinstance(name, str) else None
+        name, args = named
+        cls = table.get(name)
         if cls is None:
             raise ValueError(f"unknown {what} {name!r}; one of {', '.join(table)}")
         if cls is Normalize and (args is None or args == "auto"):

@@ -28,6 +28,17 @@ def load_yaml(path: str | Path) -> Any:
         raise ConfigError(f"{path}:{where}: invalid YAML: {problem}") from None
 
 
+def split_named(item: Any) -> tuple[str, Any] | None:
+    """The name and arguments of an item written `name`, `{name: value}` or `{name: {args}}`
+    (layers, transforms); None for any other form."""
+    if isinstance(item, str):
+        return item, None
+    if isinstance(item, dict) and len(item) == 1:
+        name, args = next(iter(item.items()))
+        return (name, args) if isinstance(name, str) else None
+    return None
+
+
 def parse_override(text: str) -> tuple[str, Any]:
     """Split `a.b=value` into the dotted key and the value parsed as YAML (`0.1`, `[1,2]`)."""
     key, sep, raw = text.partition("=")

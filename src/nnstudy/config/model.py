@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from nnstudy.config.loading import format_validation_error
+from nnstudy.config.loading import format_validation_error, split_named
 from nnstudy.errors import ConfigError
 
 IntPair = int | tuple[int, int]
@@ -157,15 +157,13 @@ def parse_layer(item: Any, where: str, allowed: dict[str, type[LayerSpec]] = LAY
     """Parse one layer written as `name`, `{name: value}` or `{name: {args}}`."""
     if isinstance(item, LayerSpec):
         return item
-    if isinstance(item, str):
-        name, args = item, None
-    elif isinstance(item, dict) and len(item) == 1:
-        name, args = next(iter(item.items()))
-    else:
+    named = split_named(item)
+    if named is None:
         raise ConfigError(
             f"{where}: expected a layer name or a one-key mapping like {{linear: 100}}, "
             f"got {item!r}"
         )
+    name, args = named
     cls = allowed.get(name)
     if cls is None:
         hint = ""
