@@ -31,13 +31,13 @@ from nnstudy.training.trainer import train_group
 ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist-10k"
 
 
-def plain_loop(bundle, epochs: int, seed: int) -> tuple[float, float]:
+def plain_loop(bundle, epochs: int, seed: int, lr: float = 0.1) -> tuple[float, float]:
     """The reports' loop. Returns (seconds, test accuracy)."""
     x_train = bundle.batch("train", torch.arange(len(bundle.train)))
     x_test = bundle.batch("test", torch.arange(len(bundle.test)))
     torch.manual_seed(seed)
     model = nn.Sequential(nn.Flatten(), nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 10))
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
     loader = DataLoader(TensorDataset(x_train, bundle.train.y), batch_size=64, shuffle=True)
     start = time.perf_counter()
     for _ in range(epochs):

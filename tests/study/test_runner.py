@@ -182,3 +182,12 @@ def test_cli_study_run_prints_the_best_table(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "# Study report: tiny" in out and "## Best configuration" in out
     assert textwrap.dedent("").strip() == ""
+
+
+def test_a_single_group_is_split_so_that_every_worker_has_work():
+    study = Study(load_study(dict(STUDY, grid={"train.lr": [0.01, 0.1, 0.2]}, seeds=[0, 1, 2])))
+    assert len(study.groups) == 1
+    units = study.work_units(2)
+    assert sorted(len(u) for u in units.values()) == [4, 5]
+    assert [p.trial_id for u in units.values() for p in u] == [p.trial_id for p in study.plans]
+    assert study.work_units(1) == study.groups

@@ -37,7 +37,8 @@ def test_train_writes_the_run_directory_and_repeats_exactly(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == [
         "config.yaml", "metrics.csv", "model.pt", "summary.json"]
     assert (out / "metrics.csv").read_text() == (tmp_path / "b" / "metrics.csv").read_text()
-    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    with open(out / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
     assert {r["split"] for r in rows} == {"train", "valid", "test"}
     assert [int(r["epoch"]) for r in rows][-1] == 3
     summary = json.loads((out / "summary.json").read_text())

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -73,6 +74,22 @@ class Study:
             out.setdefault(group_id(group_key(plan.spec)), []).append(plan)
         return out
 
+    def work_units(self, workers: int) -> dict[str, list[TrialPlan]]:
+        """The groups, each split into contiguous parts when there are fewer groups than
+        workers, so that every worker has models to train (a part still trains its models
+        together). The split depends on the worker count only, and is stored with the
+        trials, so `resume` reruns exactly the same parts."""
+        groups = self.groups
+        if len(groups) >= workers:
+            return groups
+        parts = math.ceil(workers / len(groups))
+        out: dict[str, list[TrialPlan]] = {}
+        for gid, plans in groups.items():
+            size = math.ceil(len(plans) / min(parts, len(plans)))
+            for i in range(0, len(plans), size):
+                out[f"{gid}-{i // size}"] = plans[i : i + size]
+        return out
+
     def run(self, out: str | Path | None = None, workers: int | None = None,
             threads: int | None = None, progress: bool = False) -> StudyResult:
         """Create the study directory and run every trial. Refuses a directory that already
@@ -90,13 +107,14 @@ class Study:
                 f"`nnstudy study resume {out}` or choose another --out"
             )
         out.mkdir(parents=True, exist_ok=True)
-        w, t = default_parallelism(len(self.groups), workers, threads)
+        units = self.work_units(workers if workers is not None else os.cpu_count() or 1)
+        w, t = default_parallelism(len(units), workers, threads)
         with StudyLock(out):
             store = open_store(out)
             try:
                 store.set_meta(name=self.spec.name, spec=self.spec.model_dump(mode="json"),
                                threads=t, created=time.time(), wall_time_s=0.0)
-                store.add_trials(self._rows())
+                store.add_trials(self._rows(units))
                 (out / "study.yaml").write_text(
                     yaml.safe_dump(self.spec.model_dump(mode="json"), sort_keys=False))
                 _execute(store, out, w, t, progress)
@@ -104,9 +122,9 @@ class Study:
                 store.close()
         return report(out)
 
-    def _rows(self) -> list[dict[str, Any]]:
+    def _rows(self, units: dict[str, list[TrialPlan]]) -> list[dict[str, Any]]:
         rows = []
-        for gid, plans in self.groups.items():
+        for gid, plans in units.items():
             for p in plans:
                 rows.append({
                     "id": p.trial_id, "position": p.position, "grp": gid, "variant": p.variant,
