@@ -12,15 +12,15 @@ def entry_rel_error(analytic: np.ndarray, numeric: np.ndarray) -> np.ndarray:
 
 
 def tensor_rel_error(a: np.ndarray, b: np.ndarray, scale: float = 0.0) -> float:
-    """Whole-tensor: max|a - b| / max(max|a|, max|b|, 1e-8 * scale, 1e-300).
+    """Whole-tensor: max|a - b| / max(max|a|, max|b|, 1e-6 * scale, 1e-300).
 
     `scale` is the largest gradient anywhere in the model. The floor makes a gradient that
     is zero up to rounding (the bias of a layer followed by batchnorm: two residues near
     1e-17) compare as zero instead of as a 100% error; an error still shows in full on any
-    tensor whose gradient exceeds 1e-8 of the model's largest.
+    tensor whose gradient exceeds 1e-6 of the model's largest.
     """
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.size == 0:
         return 0.0
-    denom = max(float(np.abs(a).max()), float(np.abs(b).max()), 1e-8 * scale, 1e-300)
+    denom = max(float(np.abs(a).max()), float(np.abs(b).max()), 1e-6 * scale, 1e-300)
     return float(np.abs(a - b).max() / denom)
