@@ -1,14 +1,58 @@
-"""nnstudy: build, check, train and compare small neural networks, reproducibly and fast."""
+"""nnstudy: build, check, train and compare small neural networks, reproducibly and fast.
 
-from nnstudy.analysis import inspect
-from nnstudy.data import DataBundle, load_data
+The public API, imported on first use (so that `nnstudy --help` does not wait for
+pandas or the analysis machinery):
+
+    inspect(model_or_spec, input_shape) -> Summary        shapes, parameters, MACs, FLOPs
+    gradcheck(model, inputs, targets) -> report            finite differences vs autograd
+    trace(spec) -> Trace                                   the chain rule with numbers
+    load_data(spec) -> DataBundle                          data sets in memory
+    train(config) -> RunResult                             one training run
+    Study.from_yaml(path).run() -> StudyResult             grids x seeds
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from nnstudy.errors import ConfigError, DataError, DivergedError, NNStudyError, ShapeError
-from nnstudy.gradients.gradcheck import gradcheck
-from nnstudy.gradients.trace import trace
-from nnstudy.study import Study, StudyResult
-from nnstudy.training.run import RunResult, train
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "inspect": "nnstudy.analysis",
+    "DataBundle": "nnstudy.data",
+    "load_data": "nnstudy.data",
+    "gradcheck": "nnstudy.gradients.gradcheck",
+    "trace": "nnstudy.gradients.trace",
+    "Study": "nnstudy.study",
+    "StudyResult": "nnstudy.study",
+    "RunResult": "nnstudy.training.run",
+    "train": "nnstudy.training.run",
+}
+
+if TYPE_CHECKING:
+    from nnstudy.analysis import inspect
+    from nnstudy.data import DataBundle, load_data
+    from nnstudy.gradients.gradcheck import gradcheck
+    from nnstudy.gradients.trace import trace
+    from nnstudy.study import Study, StudyResult
+    from nnstudy.training.run import RunResult, train
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nnstudy' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "ConfigError",
