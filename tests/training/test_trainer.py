@@ -37,7 +37,11 @@ def plain_loop(s: RunSpec, bundle, make_opt):
         for i in range(0, n, s.train.batch_size):
             idx = perm[i : i + s.train.batch_size]
             x = bundle.batch("train", idx).double()
-            loss = F.cross_entropy(net(x), bundle.train.y[idx])
+            if s.train.loss == "mse":
+                target = F.one_hot(bundle.train.y[idx], bundle.num_classes).double()
+                loss = F.mse_loss(net(x), target)
+            else:
+                loss = F.cross_entropy(net(x), bundle.train.y[idx])
             if s.train.l2:
                 loss = loss + s.train.l2 * sum(
                     (m.weight**2).sum() for m in net.modules() if isinstance(m, torch.nn.Linear))
@@ -55,6 +59,9 @@ def plain_loop(s: RunSpec, bundle, make_opt):
          lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
         ({"optimizer": "adam", "lr": 0.01}, lambda p: torch.optim.Adam(p, lr=0.01)),
         ({"optimizer": "sgd", "lr": 0.1, "l2": 0.001}, lambda p: torch.optim.SGD(p, lr=0.1)),
+        ({"optimizer": "sgd", "lr": 0.5, "loss": "mse"}, lambda p: torch.optim.SGD(p, lr=0.5)),
+        ({"optimizer": "adam", "lr": 0.01, "decoupled_weight_decay": True, "weight_decay": 0.1},
+         lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.1)),
     ],
 )
 def test_trained_weights_equal_a_plain_torch_loop(digits, train, make_opt):
@@ -144,3 +151,26 @@ def test_stacked_training_does_not_touch_the_template_modules(digits):
     after = build_model(s.model, digits.input_shape, digits.num_classes, seed=0).state_dict()
     for k in before:
         assert torch.equal(before[k], after[k])
+
+
+@pytest.mark.parametrize(
+    ("scheme", "variance"),
+    [
+        ("xavier_normal", lambda fan_in, fan_out: 2 / (fan_in + fan_out)),
+        ("xavier_uniform", lambda fan_in, fan_out: 2 / (fan_in + fan_out)),
+        ("he_normal", lambda fan_in, fan_out: 2 / fan_in),
+        ("he_uniform", lambda fan_in, fan_out: 2 / fan_in),
+        ("normal", lambda fan_in, fan_out: 0.05**2),
+        ("uniform", lambda fan_in, fan_out: 0.05**2 / 3),
+    ],
+)
+def test_initializations_have_their_textbook_variance(scheme, variance):
+    from nnstudy.training.init import apply_init
+
+    torch.manual_seed(0)
+    net = apply_init(build_model([{"linear": 400}, "relu", {"linear": 300}], (500,), 300),
+                     scheme, 0.05)
+    for layer in (net.fc1, net.fc2):
+        fan_out, fan_in = layer.weight.shape
+        assert layer.weight.var().item() == pytest.approx(variance(fan_in, fan_out), rel=0.03)
+        assert torch.all(layer.bias == 0)

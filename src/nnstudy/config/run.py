@@ -28,7 +28,7 @@ class RunSpec(BaseModel):
     data: DataSpec = Field(default_factory=DataSpec)
     model: Any = Field(default_factory=lambda: {"mlp": {}})
     train: TrainSpec = Field(default_factory=TrainSpec)
-    device: str = "cpu"
+    device: str = "auto"  # cuda when torch sees a GPU, else cpu
 
     @field_validator("model", mode="before")
     @classmethod
