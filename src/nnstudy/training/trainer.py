@@ -255,6 +255,10 @@ def _train_group(specs, bundle, device, progress, dtype) -> list[TrainedModel]:
     if len(keys) != 1:
         raise ValueError("train_group: the specs differ in data, model, optimizer or batch size")
     dev = resolve_device(str(device or specs[0].device))
+    if dev.type != "cpu" and not bundle.augmenter:
+        # the data set goes to the GPU once; batches are gathered there (augmentation draws
+        # from a CPU generator, so augmented data stays on the CPU)
+        bundle = bundle.to(dev)
     G = len(specs)
     t0 = specs[0].train
     models = _build_models(specs, bundle.input_shape, bundle.num_classes)
@@ -324,7 +328,7 @@ def _train_group(specs, bundle, device, progress, dtype) -> list[TrainedModel]:
         spiked = torch.zeros(G, dtype=torch.bool, device=dev)
         for step, i in enumerate(range(0, n_train, B)):
             idx = perms[:, i : i + B]
-            x = bundle.batch("train", idx.cpu(), train=True, generator=aug_gen).to(dev, dtype)
+            x = bundle.batch("train", idx, train=True, generator=aug_gen).to(dev, dtype)
             y = y_train[idx]
             logits = stacked(x)
             losses = per_model_loss(t0.loss, logits, y)
