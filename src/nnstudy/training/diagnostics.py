@@ -36,14 +36,11 @@ class Signals:
         self.grad_norms: dict[str, Tensor] = {}     # weight name -> [G], first batch of epoch
         self.dead_fraction: dict[str, Tensor] = {}  # relu layer -> [G]
 
-    def observe_epoch(self, epoch: int, metrics: dict[str, Tensor],
-                      active: list[bool] | None = None) -> None:
-        """Epoch metrics live in the history; nothing more to keep."""
-
     @torch.no_grad()
     def observe_gradients(self, stacked: StackedModel, grads: tuple[Tensor, ...]) -> None:
+        weights = set(stacked.weight_names())
         for name, grad in zip(stacked.params, grads, strict=True):
-            if name in stacked.weight_names():
+            if name in weights:
                 self.grad_norms[name] = grad.reshape(grad.shape[0], -1).norm(dim=1).double().cpu()
 
     @torch.no_grad()
@@ -177,7 +174,8 @@ def diagnose(g: int, spec, history: list[dict[str, Any]], signals: Signals,
 
 
 def signal_summary(g: int, signals: Signals) -> dict[str, Any]:
-    """The raw measurements for summary.json."""
+    """The measurements behind the diagnostics, for summary.json: each weight's gradient
+    norm (first batch of the last epoch) and each ReLU layer's fraction of dead units."""
     return {
         "grad_norms": {n: float(v[g]) for n, v in signals.grad_norms.items()},
         "dead_relu_fraction": {n: float(v[g]) for n, v in signals.dead_fraction.items()},

@@ -89,6 +89,7 @@ def build_summary(trained: TrainedModel, input_shape: Sequence[int], wall_time: 
         "wall_time_s": round(wall_time, 3),
         "epoch_time_s": [round(t, 4) for t in trained.epoch_times],
         "diagnostics": trained.diagnostics,
+        "signals": trained.signals,
         "machine": {"platform": platform.platform(), "torch": torch.__version__,
                     "threads": torch.get_num_threads()},
     }

@@ -26,7 +26,7 @@ from torch import Tensor
 
 from nnstudy.config.run import RunSpec
 from nnstudy.models import build_model
-from nnstudy.training.diagnostics import Signals, diagnose
+from nnstudy.training.diagnostics import Signals, diagnose, signal_summary
 from nnstudy.training.init import apply_init
 from nnstudy.training.losses import correct_counts, l2_penalty, loss_sums, per_model_loss
 from nnstudy.training.optimizers import make_optimizer
@@ -78,6 +78,7 @@ class TrainedModel:
     diagnostics: list[dict[str, Any]]
     params: int
     stopped_early: bool = False
+    signals: dict[str, Any] = field(default_factory=dict)
     final: dict[str, dict[str, float]] = field(default_factory=dict)
     best: dict[str, dict[str, float]] = field(default_factory=dict)
 
@@ -305,7 +306,6 @@ def _train_group(specs, bundle, device, progress, dtype) -> list[TrainedModel]:
     eval_batches = EvalBatches(bundle, t0.eval_batch_size, dev, dtype)
     metrics = evaluate(stacked, eval_batches, t0.loss)
     record(0, metrics, active)
-    signals.observe_epoch(0, metrics)
     tracker = _BestTracker(specs, stacked, has_valid="valid_loss" in metrics)
     tracker.update(0, metrics, stacked, active)
     initial_loss = metrics["train_loss"].clamp(min=1e-3).to(dev)
@@ -362,7 +362,6 @@ def _train_group(specs, bundle, device, progress, dtype) -> list[TrainedModel]:
                         bool(spiked[g]) and loss_now >= float(initial_loss[g])):
                     active[g], diverged[g] = False, True
         record(epoch, metrics, was_active)
-        signals.observe_epoch(epoch, metrics, was_active)
         stops = tracker.update(epoch, metrics, stacked, [a and not d for a, d in
                                                          zip(was_active, diverged, strict=True)])
         for g, stop in enumerate(stops):
@@ -385,6 +384,7 @@ def _train_group(specs, bundle, device, progress, dtype) -> list[TrainedModel]:
             diagnostics=diagnose(g, s, history[g], signals, models[0], bundle.num_classes,
                                  diverged[g]),
             params=n_params, stopped_early=stopped_early[g], final=final, best=best,
+            signals=signal_summary(g, signals),
         ))
     return results
 
