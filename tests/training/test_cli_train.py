@@ -83,3 +83,15 @@ def test_bad_configs_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, co
 def test_missing_config_file_is_named(tmp_path, capsys):
     assert run_cli(["train", str(tmp_path / "nope.yaml")]) == 2
     assert "nope.yaml: no such file" in capsys.readouterr().err
+
+
+def test_an_existing_run_directory_is_never_replaced_silently(tmp_path, capsys, monkeypatch):
+    path = write(tmp_path, {**CONFIG, "train": {"epochs": 1}})
+    assert run_cli(["train", str(path), "--out", str(tmp_path / "a"), "-q"]) == 0
+    assert run_cli(["train", str(path), "--out", str(tmp_path / "a"), "-q"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert run_cli(["train", str(path), "--out", str(tmp_path / "a"), "-q", "--overwrite"]) == 0
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(["train", str(path), "-q"]) == 0
+    assert run_cli(["train", str(path), "-q"]) == 0
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["run", "run-2"]

@@ -7,6 +7,7 @@ its arguments, calls the Python API and renders the result, nothing more.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -33,6 +34,15 @@ def _root(
     debug: bool = typer.Option(False, "--debug", help="Show the full traceback on errors."),
 ) -> None:
     _state["debug"] = debug
+
+
+def free_run_dir(base: Path) -> Path:
+    """`base`, or `base-2`, `base-3`, ... : the first that does not exist (no run is lost)."""
+    candidate, n = base, 1
+    while candidate.exists():
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from nnstudy.cli.app import app, console
+from nnstudy.cli.app import app, console, free_run_dir
 
 study_app = typer.Typer(help="Grids x seeds of training runs, stored in SQLite, resumable.",
                         no_args_is_help=True)
@@ -25,7 +25,9 @@ def _print_result(result) -> None:
 @study_app.command("run")
 def run_command(
     study_file: Path = typer.Argument(..., help="Study file (YAML): base config, grid, seeds."),
-    out: Path = typer.Option(None, "--out", help="Study directory [default: runs/<name>]."),
+    out: Path = typer.Option(None, "--out",
+                             help="Study directory [default: runs/<name>, or runs/<name>-2, "
+                                  "... if that exists]."),
     workers: int = typer.Option(None, "--workers", help="Worker processes [default: cores]."),
     threads: int = typer.Option(None, "--threads",
                                 help="Torch threads per group [default: cores / workers]."),
@@ -37,6 +39,8 @@ def run_command(
     from nnstudy.study import Study
 
     study = Study.from_yaml(study_file, set_)
+    if out is None:  # a new directory: an earlier run of the same study is kept
+        out = free_run_dir(Path("runs") / study.spec.name)
     console.print(f"study {study.spec.name}: {len(study.plans)} trials in "
                   f"{len(study.groups)} group(s)", highlight=False)
     result = study.run(out=out, workers=workers, threads=threads,

@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from nnstudy.cli.app import app, console
+from nnstudy.cli.app import app, console, free_run_dir
+from nnstudy.errors import ConfigError
 
 
 @app.command("train")
@@ -17,12 +18,20 @@ def train_command(
     out: Path = typer.Option(None, "--out", help="Run directory [default: runs/<config name>]."),
     device: str = typer.Option(None, "--device", help="cpu, cuda or auto [default: config]."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    overwrite: bool = typer.Option(False, "--overwrite",
+                                   help="Replace an existing run directory given by --out."),
 ) -> None:
     """Train one model; print its metrics and diagnostics; write config.yaml, metrics.csv,
     summary.json and model.pt to the run directory."""
     from nnstudy.training.run import train
 
-    out_dir = out if out is not None else Path("runs") / config.stem
+    if out is None:
+        out_dir = free_run_dir(Path("runs") / config.stem)
+    elif out.exists() and not overwrite:
+        raise ConfigError(f"--out: {out} already exists; choose another directory or pass "
+                          "--overwrite to replace it")
+    else:
+        out_dir = out
     result = train(config, out=out_dir, overrides=set_, device=device,
                    progress=not quiet and console.is_terminal)
     render_summary(result.summary, result.out_dir)
