@@ -86,6 +86,9 @@ class StudyResult:
                         list(select.per if per is None else per))
 
     def report_meta(self) -> dict[str, Any]:
+        varied = [k for k in self.spec.grid if k == "model" or k.startswith("model.")]
+        varied += [f"variant {v.name}" for v in self.spec.variants
+                   if any(k == "model" or k.startswith("model.") for k in v.set)]
         first = next((json.loads(s) for s in self._summaries() if s), {})
         counts = self.trials["status"].value_counts().to_dict() if len(self.trials) else {}
         data = first.get("data", {})
@@ -94,10 +97,13 @@ class StudyResult:
             "data": self.spec.data.get("name", "digits") if isinstance(self.spec.data, dict)
             else str(self.spec.data),
             "data_sizes": data.get("sizes", {}),
-            "model": parse_model_spec(self.spec.model).describe(),
-            "params": first.get("params"),
-            "flops": first.get("forward_flops_per_sample"),
-            "training_flops_per_sample": first.get("training_flops_per_sample"),
+            "model": parse_model_spec(self.spec.model).describe() + (
+                f" (varied by {', '.join(varied)})"
+                if varied else ""),
+            "params": None if varied else first.get("params"),
+            "flops": None if varied else first.get("forward_flops_per_sample"),
+            "training_flops_per_sample": None if varied
+            else first.get("training_flops_per_sample"),
             "machine": f"{platform.platform()}, {os.cpu_count()} cores, "
                        f"{self.meta.get('threads')} thread(s) per group",
             "wall_time_s": self.meta.get("wall_time_s"),
