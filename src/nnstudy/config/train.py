@@ -84,13 +84,9 @@ class TrainSpec(BaseModel):
             return self.model_copy(update={"lr": DEFAULT_LR[self.optimizer]})
         return self
 
-    @property
-    def resolved_lr(self) -> float:
-        return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
-
     def optimizer_hparams(self) -> dict[str, object]:
         """The hyperparameters given for the optimizer, `lr` included."""
-        out: dict[str, object] = {"lr": self.resolved_lr}
+        out: dict[str, object] = {"lr": self.lr}
         for key in OPTIMIZER_KEYS:
             value = getattr(self, key)
             if value is not None:

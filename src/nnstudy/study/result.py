@@ -63,6 +63,7 @@ class StudyResult:
     trials: pd.DataFrame
     meta: dict[str, Any]
     epochs: pd.DataFrame
+    first_summary: dict[str, Any]  # of the first trial with one: data sizes, params, FLOPs
 
     @property
     def keys(self) -> list[str]:
@@ -89,7 +90,7 @@ class StudyResult:
         varied = [k for k in self.spec.grid if k == "model" or k.startswith("model.")]
         varied += [f"variant {v.name}" for v in self.spec.variants
                    if any(k == "model" or k.startswith("model.") for k in v.set)]
-        first = next((json.loads(s) for s in self._summaries() if s), {})
+        first = self.first_summary
         counts = self.trials["status"].value_counts().to_dict() if len(self.trials) else {}
         data = first.get("data", {})
         return {
@@ -112,13 +113,6 @@ class StudyResult:
             "variants": [v.name for v in self.spec.variants],
             "counts": counts,
         }
-
-    def _summaries(self) -> list[str | None]:
-        store = open_store(self.out_dir, must_exist=True)
-        try:
-            return [t["summary_json"] for t in store.trials()]
-        finally:
-            store.close()
 
     def render(self) -> str:
         from nnstudy.report.markdown import render_report
@@ -143,8 +137,10 @@ def load_result(out: Path) -> StudyResult:
     try:
         meta = store.meta()
         spec = StudySpec.model_validate(meta["spec"])
-        trials = trials_frame(store.trials(), spec.keys)
+        rows = store.trials()
         epochs = pd.DataFrame.from_records(store.epochs())
     finally:
         store.close()
-    return StudyResult(out_dir=out, spec=spec, trials=trials, meta=meta, epochs=epochs)
+    first = next((json.loads(r["summary_json"]) for r in rows if r["summary_json"]), {})
+    return StudyResult(out_dir=out, spec=spec, trials=trials_frame(rows, spec.keys), meta=meta,
+                       epochs=epochs, first_summary=first)

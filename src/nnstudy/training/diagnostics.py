@@ -97,7 +97,7 @@ def diagnose(g: int, spec, history: list[dict[str, Any]], signals: Signals,
             "message": f"the loss exploded (NaN, inf, or far above the untrained loss) in epoch "
                        f"{train[-1][0] + 1 if train else 1}"
                        + (f" (last finite train loss {last[-1]:.4g})" if last else ""),
-            "suggestion": f"lower the learning rate (lr {spec.train.resolved_lr:g} is too "
+            "suggestion": f"lower the learning rate (lr {spec.train.lr:g} is too "
                           "large for this model), or normalize the inputs",
         })
 

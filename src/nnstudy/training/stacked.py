@@ -77,9 +77,8 @@ class StackedModel:
 
     # -- state ------------------------------------------------------------------------
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> StackedModel:
-        for d in (self.params,):
-            for k, v in d.items():
-                d[k] = v.detach().to(device=device, dtype=dtype).requires_grad_(True)
+        for k, v in self.params.items():
+            self.params[k] = v.detach().to(device=device, dtype=dtype).requires_grad_(True)
         for k, v in self.buffers.items():
             if v.is_floating_point():
                 self.buffers[k] = v.to(device=device, dtype=dtype)

@@ -267,7 +267,7 @@ def _train_group(specs, bundle, device, progress, dtype) -> list[TrainedModel]:
     stacked = StackedModel(models).to(dev, dtype)
     params = list(stacked.params.values())
     opt = make_optimizer(t0.optimizer, params, **_optimizer_hparams(specs, dev))
-    base_lr = _per_model([s.train.resolved_lr for s in specs], dev)
+    base_lr = _per_model([s.train.lr for s in specs], dev)
     lam = _per_model([s.train.l2 for s in specs], dev).to(dtype)
     use_l2 = bool((lam > 0).any())
     weight_names = stacked.weight_names()
