@@ -14,6 +14,10 @@ ops, layer by layer:
 Any other nn.Module is run through `torch.func.vmap` over `functional_call`. Either way
 the models stay independent: the loss is the sum of the G models' losses, so the gradient
 of each model's parameters is that model's own.
+
+`loss_and_grads` is the training pass: chains of linear layers and element-wise
+activations (MLPs) take the hand-written backward of `nnstudy.training.dense`, every
+other model autograd.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from torch import Tensor, nn
 
 from nnstudy.models.build import SpecNet
 from nnstudy.models.layers import LinearActivation
+from nnstudy.training.dense import DenseChain
+from nnstudy.training.losses import l2_penalty, per_model_loss
 
 _ELEMENTWISE = (
     nn.Identity, nn.Sigmoid, nn.Tanh, nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, LinearActivation,
@@ -70,6 +76,7 @@ class StackedModel:
             for name, _ in self.template.named_buffers()
         }
         self.explicit = _is_explicit(self.template)
+        self.dense = DenseChain.of(self.template) if self.explicit else None
         self.training = True
         self.record: dict[str, Tensor] | None = None
         if not self.explicit:
@@ -109,6 +116,36 @@ class StackedModel:
             if leaf == "weight" and isinstance(mod, nn.Linear | nn.Conv2d):
                 out.append(name)
         return out
+
+    # -- training pass ----------------------------------------------------------------
+    def loss_and_grads(self, x: Tensor, y: Tensor, loss: str, lam: Tensor | None = None,
+                       weight_names: Sequence[str] = ()) -> tuple[Tensor, list[Tensor]]:
+        """The mean batch loss of each model [G] and the gradient of every parameter.
+
+        Args:
+            x: each model's inputs [G, B, ...]; y: labels [G, B].
+            loss: "cross_entropy" or "mse".
+            lam: per-model L2 strength [G] (the reports' lambda * ||W||^2 on the weights
+                `weight_names`, gradient 2 * lambda * W), or None.
+
+        Returns:
+            (losses [G] without the L2 term, gradients aligned with `params`). The
+            gradients may be buffers the next call reuses.
+        """
+        params = list(self.params.values())
+        if self.dense is not None:
+            losses, grads = self.dense.loss_and_grads(self.params, x, y, loss, self.training)
+            if lam is not None:
+                for name, grad in zip(self.params, grads, strict=True):
+                    if name in weight_names:
+                        coef = (2 * lam).to(grad.dtype).view(-1, *([1] * (grad.dim() - 1)))
+                        grad.addcmul_(self.params[name].detach(), coef)
+            return losses, grads
+        losses = per_model_loss(loss, self(x), y)
+        objective = losses.sum()
+        if lam is not None:
+            objective = objective + l2_penalty(self.params, list(weight_names), lam).sum()
+        return losses.detach(), list(torch.autograd.grad(objective, params))
 
     # -- forward ----------------------------------------------------------------------
     def __call__(self, x: Tensor, shared: bool = False) -> Tensor:

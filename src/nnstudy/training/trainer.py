@@ -28,7 +28,7 @@ from nnstudy.config.run import RunSpec
 from nnstudy.models import build_model
 from nnstudy.training.diagnostics import Signals, diagnose, signal_summary
 from nnstudy.training.init import apply_init
-from nnstudy.training.losses import correct_counts, l2_penalty, loss_sums, per_model_loss
+from nnstudy.training.losses import correct_counts, loss_sums
 from nnstudy.training.optimizers import make_optimizer
 from nnstudy.training.schedules import lr_factor
 from nnstudy.training.stacked import StackedModel
@@ -210,6 +210,31 @@ class EvalBatches:
         return self.cache[split] if self.cache is not None else self._make(split)
 
 
+class TrainBatches:
+    """The training batches: each model's samples `idx` [G, B] as inputs [G, B, ...].
+
+    Without augmentation, the training split is converted to `dtype` on `device` once
+    (when it fits in EVAL_CACHE_BYTES) and a batch is one `index_select`; otherwise each
+    batch is gathered and converted by `DataBundle.batch`, augmentation included.
+    """
+
+    def __init__(self, bundle, device: torch.device, dtype: torch.dtype,
+                 generator: torch.Generator):
+        self.bundle, self.device, self.dtype, self.generator = bundle, device, dtype, generator
+        n = len(bundle.train)
+        size = n * math.prod(bundle.input_shape) * torch.finfo(dtype).bits // 8
+        self.cache = None
+        if not bundle.augmenter and size <= EVAL_CACHE_BYTES:
+            self.cache = bundle.batch("train", torch.arange(n)).to(device, dtype)
+
+    def __call__(self, idx: Tensor) -> Tensor:
+        if self.cache is not None:
+            flat = self.cache.index_select(0, idx.reshape(-1))
+            return flat.view(*idx.shape, *flat.shape[1:])
+        x = self.bundle.batch("train", idx, train=True, generator=self.generator)
+        return x.to(self.device, self.dtype)
+
+
 @torch.no_grad()
 def evaluate(stacked: StackedModel, batches: EvalBatches, loss: str) -> dict[str, Tensor]:
     """Loss and accuracy of every model on every non-empty split: `{split}_loss` [G]."""
@@ -278,7 +303,7 @@ def _train_group(specs, bundle, device, progress, dtype) -> list[TrainedModel]:
     gens = {s.train.seed: torch.Generator().manual_seed(s.train.seed) for s in specs}
     seeds = [s.train.seed for s in specs]
     torch.manual_seed(seeds[0])  # dropout masks: reproducible for the group
-    aug_gen = torch.Generator().manual_seed(seeds[0] + 1)
+    train_batches = TrainBatches(bundle, dev, dtype, torch.Generator().manual_seed(seeds[0] + 1))
     y_train = bundle.train.y.to(dev)
     n_train = len(bundle.train)
     B = t0.batch_size
@@ -309,7 +334,7 @@ def _train_group(specs, bundle, device, progress, dtype) -> list[TrainedModel]:
     tracker = _BestTracker(specs, stacked, has_valid="valid_loss" in metrics)
     tracker.update(0, metrics, stacked, active)
     initial_loss = metrics["train_loss"].clamp(min=1e-3).to(dev)
-    blowup, spike = BLOWUP * initial_loss, SPIKE * initial_loss
+    blowup, spike = (BLOWUP * initial_loss).to(dtype), (SPIKE * initial_loss).to(dtype)
 
     for epoch in range(1, max_epochs + 1):
         for g in range(G):
@@ -325,20 +350,16 @@ def _train_group(specs, bundle, device, progress, dtype) -> list[TrainedModel]:
         perms = torch.stack([perm_of[s] for s in seeds]).to(dev)
         act = torch.tensor(active, device=dev)
         all_active = all(active)
-        spiked = torch.zeros(G, dtype=torch.bool, device=dev)
+        # the epoch's largest batch loss per model (fmax: NaN never hides a number)
+        peak = torch.zeros(G, dtype=dtype, device=dev)
         for step, i in enumerate(range(0, n_train, B)):
             idx = perms[:, i : i + B]
-            x = bundle.batch("train", idx, train=True, generator=aug_gen).to(dev, dtype)
+            x = train_batches(idx)
             y = y_train[idx]
-            logits = stacked(x)
-            losses = per_model_loss(t0.loss, logits, y)
-            objective = losses.sum()
-            if use_l2:
-                objective = objective + l2_penalty(stacked.params, weight_names, lam).sum()
-            grads = torch.autograd.grad(objective, params)
-            batch_loss = losses.detach()
-            spiked |= batch_loss > spike
-            ok = torch.isfinite(batch_loss) & (batch_loss <= blowup)
+            batch_loss, grads = stacked.loss_and_grads(
+                x, y, t0.loss, lam if use_l2 else None, weight_names)
+            torch.fmax(peak, batch_loss, out=peak)
+            ok = batch_loss <= blowup  # False for NaN and inf too
             if not bool(ok.all()):
                 for g in torch.nonzero(~ok).flatten().tolist():
                     if active[g]:
@@ -352,6 +373,7 @@ def _train_group(specs, bundle, device, progress, dtype) -> list[TrainedModel]:
                 signals.observe_gradients(stacked, grads)
             opt.step(grads, active=None if all_active else act)
         epoch_times.append(time.perf_counter() - start)
+        spiked = peak > spike
         was_active = list(active)
         metrics = evaluate(stacked, eval_batches, t0.loss)
         for g in range(G):
