@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from nnstudy.config.run import RunSpec
 from nnstudy.data import load_data
 from nnstudy.models import build_model
+from nnstudy.training.diagnostics import Signals
 from nnstudy.training.trainer import train_group
 
 
@@ -174,3 +175,54 @@ def test_initializations_have_their_textbook_variance(scheme, variance):
         fan_out, fan_in = layer.weight.shape
         assert layer.weight.var().item() == pytest.approx(variance(fan_in, fan_out), rel=0.03)
         assert torch.all(layer.bias == 0)
+
+
+def _one_thread(fn):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return fn()
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_overlapped_evaluation_settles_every_model_as_in_order_evaluation(digits, monkeypatch):
+    """Evaluation of epoch e on a second thread while e + 1 trains changes nothing:
+    early stops at different epochs, a divergence, fewer epochs, all recorded the same."""
+    specs = [
+        spec(lr=0.1, epochs=12, seed=1,
+             early_stopping={"metric": "valid_accuracy", "patience": 1}),
+        spec(lr=0.3, epochs=12, seed=2,
+             early_stopping={"metric": "valid_loss", "patience": 2, "min_delta": 0.01}),
+        spec(lr=1e4, epochs=12, seed=3),
+        spec(lr=0.05, epochs=5, seed=4),
+    ]
+    final_weights = []  # every model's weights when training ends (before the best return)
+    observe = Signals.observe_dead_units
+
+    def spy(self, stacked, *args):
+        final_weights.append({k: v.detach().clone() for k, v in stacked.params.items()})
+        return observe(self, stacked, *args)
+
+    monkeypatch.setattr(Signals, "observe_dead_units", spy)
+    in_order = _one_thread(lambda: train_group(specs, digits, overlap=False))
+    overlapped = train_group(specs, digits, overlap=True)
+    # a stopped model stops changing: overlapped, it trained one more epoch and was rewound
+    for k, v in final_weights[0].items():
+        assert torch.equal(v, final_weights[1][k]), k
+    assert [t.status for t in in_order] == ["done", "done", "diverged", "done"]
+    assert any(t.stopped_early for t in in_order)
+    for a, b in zip(in_order, overlapped, strict=True):
+        assert (a.status, a.stopped_early, a.epochs_run, a.best_epoch) == \
+            (b.status, b.stopped_early, b.epochs_run, b.best_epoch)
+        assert a.history == b.history
+        assert a.signals == b.signals
+        assert a.diagnostics == b.diagnostics
+        for k in a.state_dict:
+            assert torch.equal(a.state_dict[k], b.state_dict[k]), k
+
+
+def test_overlap_restores_the_thread_count(digits):
+    threads = torch.get_num_threads()
+    train_group([spec()], digits, overlap=True)
+    assert torch.get_num_threads() == threads

@@ -58,9 +58,8 @@ class DenseChain:
     def __init__(self, layers: Sequence[_Layer]) -> None:
         self.layers = list(layers)
         self._grads: dict[str, Tensor] = {}
-        self._mats_of: list[Tensor] = []
-        self._mats: dict[str, Tensor] = {}
-        self._grad_mats: dict[str, Tensor] = {}
+        self._operands_of: list[Tensor] = []
+        self._ops: dict[str, _Operands] = {}
         self._neg_ones: dict[tuple, Tensor] = {}
 
     @classmethod
@@ -116,16 +115,22 @@ class DenseChain:
             buffers reused by the next call: consume them before calling again.
         """
         G, B = x.shape[0], x.shape[1]
+        # One model runs in 2-D ([B, D]: mm, addmm), G models in 3-D ([G, B, D]: bmm).
         single = G == 1
-        mats, grad_mats = self._matrices(params, single)
-        h = x.reshape(G, B, -1)
+        ops = self._operands(params, single)
+        h = x.reshape(B, -1) if single else x.reshape(G, B, -1)
         saved: list[tuple[Tensor, Tensor | None]] = []   # per layer: input, extra
         with torch.no_grad():
             for layer in self.layers:
                 saved.append((h, None))
                 if layer.kind == "linear":
-                    h = _linear(h, mats[layer.weight], mats[layer.bias] if layer.bias else None,
-                                single)
+                    op = ops[layer.weight]
+                    if single:
+                        h = torch.addmm(op.b, h, op.wt) if op.b is not None else h @ op.wt
+                    elif op.b is not None:
+                        h = torch.baddbmm(op.b, h, op.wt)
+                    else:
+                        h = torch.bmm(h, op.wt)
                 elif layer.kind == "act":
                     h = layer.module(h)
                     saved[-1] = (saved[-1][0], h)
@@ -141,17 +146,23 @@ class DenseChain:
                 else:
                     h = torch.log_softmax(h, -1)
                     saved[-1] = (saved[-1][0], h)
-            losses, dh = self._loss_and_grad(loss, h, y)
+            if single:
+                losses, dh = _loss_and_grad_2d(loss, h, y.reshape(B))
+            else:
+                losses, dh = self._loss_and_grad(loss, h, y)
             for i in range(len(self.layers) - 1, -1, -1):
                 layer = self.layers[i]
                 inp, extra = saved[i]
                 if layer.kind == "linear":
-                    w = mats[layer.weight]
-                    _weight_grad(dh, inp, grad_mats[layer.weight], single)
-                    if layer.bias:
-                        torch.sum(dh, 1, out=self._grads[layer.bias])
+                    op = ops[layer.weight]
+                    if single:
+                        torch.mm(dh.t(), inp, out=op.gw)
+                    else:
+                        torch.bmm(dh.transpose(1, 2), inp, out=op.gw)
+                    if op.gb is not None:
+                        torch.sum(dh, -2, out=op.gb)
                     if i > 0:
-                        dh = _input_grad(dh, w, single)
+                        dh = dh @ op.w if single else torch.bmm(dh, op.w)
                 elif layer.kind == "act":
                     dh = _activation_backward(layer.module, dh, inp, extra)
                 elif layer.kind == "dropout":
@@ -163,21 +174,33 @@ class DenseChain:
                     dh = aten._log_softmax_backward_data(dh, extra, -1, extra.dtype)
         return losses, [self._grads[name] for name in params]
 
-    def _matrices(self, params: dict[str, Tensor], single: bool,
-                  ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-        """The parameters and gradient buffers as the products take them: the one model's
-        tensors (views, no copy) when G = 1, else the stacked ones. Made once per set of
-        parameter tensors (the optimizer updates them in place, so the views stay valid)."""
+    def _operands(self, params: dict[str, Tensor], single: bool) -> dict[str, _Operands]:
+        """Each linear layer's tensors as the products take them (views, no copies): the
+        one model's [O, D] matrices when G = 1, else the stacked [G, O, D] ones. Made
+        once per set of parameter tensors: the optimizer updates them in place, so the
+        views stay valid."""
         current = list(params.values())
-        if len(current) != len(self._mats_of) or any(
-                a is not b for a, b in zip(current, self._mats_of, strict=False)):
-            self._mats_of = current
-            self._grads = {name: torch.empty_like(p, memory_format=torch.contiguous_format)
-                           for name, p in params.items()}
-            pick = (lambda t: t[0]) if single else (lambda t: t)
-            self._mats = {name: pick(p.detach()) for name, p in params.items()}
-            self._grad_mats = {name: pick(g) for name, g in self._grads.items()}
-        return self._mats, self._grad_mats
+        if len(current) == len(self._operands_of) and all(
+                a is b for a, b in zip(current, self._operands_of, strict=True)):
+            return self._ops
+        self._operands_of = current
+        self._grads = {name: torch.empty_like(p, memory_format=torch.contiguous_format)
+                       for name, p in params.items()}
+        self._ops = {}
+        for layer in self.layers:
+            if layer.kind != "linear":
+                continue
+            w, gw = params[layer.weight].detach(), self._grads[layer.weight]
+            b = params[layer.bias].detach() if layer.bias else None
+            gb = self._grads[layer.bias] if layer.bias else None
+            if single:
+                self._ops[layer.weight] = _Operands(
+                    w[0], w[0].t(), b[0] if b is not None else None, gw[0],
+                    gb[0] if gb is not None else None)
+            else:
+                self._ops[layer.weight] = _Operands(
+                    w, w.transpose(1, 2), b.unsqueeze(1) if b is not None else None, gw, gb)
+        return self._ops
 
     def _loss_and_grad(self, loss: str, z: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """Per-model mean loss [G] and its gradient with respect to the outputs z [G, B, K].
@@ -204,30 +227,28 @@ class DenseChain:
         raise ValueError(f"loss: unknown {loss!r}")
 
 
-def _linear(h: Tensor, w: Tensor, b: Tensor | None, single: bool) -> Tensor:
-    """h [G, B, D] times w transposed, plus b: [G, B, O]. With `single`, w is the one
-    model's [O, D] and b its [O]; else they are stacked, [G, O, D] and [G, O]."""
-    if single:
-        out = torch.addmm(b, h[0], w.t()) if b is not None else h[0] @ w.t()
-        return out.unsqueeze(0)
-    if b is not None:
-        return torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
-    return torch.bmm(h, w.transpose(1, 2))
+@dataclass(frozen=True)
+class _Operands:
+    w: Tensor               # weight, [O, D] or [G, O, D]
+    wt: Tensor              # its transpose (a view)
+    b: Tensor | None        # bias as added to the product: [O] or [G, 1, O]
+    gw: Tensor              # the weight's gradient buffer, shaped like w
+    gb: Tensor | None       # the bias's gradient buffer, [O] or [G, O]
 
 
-def _weight_grad(dh: Tensor, inp: Tensor, out: Tensor, single: bool) -> None:
-    """dW = dh^T inp per model, written into `out` ([O, D] with `single`, else [G, O, D])."""
-    if single:
-        torch.mm(dh[0].t(), inp[0], out=out)
-    else:
-        torch.bmm(dh.transpose(1, 2), inp, out=out)
-
-
-def _input_grad(dh: Tensor, w: Tensor, single: bool) -> Tensor:
-    """d(inp) = dh W per model: [G, B, D]."""
-    if single:
-        return (dh[0] @ w).unsqueeze(0)
-    return torch.bmm(dh, w)
+def _loss_and_grad_2d(loss: str, z: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """One model's mean loss [1] and its gradient for outputs z [B, K], labels y [B]:
+    the same formulas as `DenseChain._loss_and_grad`, with autograd's kernels."""
+    B, K = z.shape
+    if loss == "cross_entropy":
+        logp = torch.log_softmax(z, -1)
+        value, total = aten.nll_loss_forward(logp, y, None, 1, -100)      # mean
+        dlogp = aten.nll_loss_backward(torch.ones_like(value), logp, y, None, 1, -100, total)
+        return value.reshape(1), aten._log_softmax_backward_data(dlogp, logp, -1, z.dtype)
+    if loss == "mse":
+        diff = z - F.one_hot(y, K).to(z.dtype)
+        return (diff * diff).sum().div_(B * K).reshape(1), diff.mul_(2.0 / (B * K))
+    raise ValueError(f"loss: unknown {loss!r}")
 
 
 def _dropout_mask(h: Tensor, p: float) -> Tensor:

@@ -33,15 +33,33 @@ class Signals:
 
     def __init__(self, G: int) -> None:
         self.G = G
-        self.grad_norms: dict[str, Tensor] = {}     # weight name -> [G], first batch of epoch
+        # weight name -> [G]: each model's gradient norms at the first batch of its last
+        # epoch (set by `settle`); by epoch until then
+        self.grad_norms: dict[str, Tensor] = {}
+        self._grad_norms_of: dict[int, dict[str, Tensor]] = {}
         self.dead_fraction: dict[str, Tensor] = {}  # relu layer -> [G]
 
     @torch.no_grad()
-    def observe_gradients(self, stacked: StackedModel, grads: tuple[Tensor, ...]) -> None:
+    def observe_gradients(self, stacked: StackedModel, grads: tuple[Tensor, ...],
+                          epoch: int) -> None:
+        """Record the weight-gradient norms of the first batch of `epoch`."""
         weights = set(stacked.weight_names())
-        for name, grad in zip(stacked.params, grads, strict=True):
-            if name in weights:
-                self.grad_norms[name] = grad.reshape(grad.shape[0], -1).norm(dim=1).double().cpu()
+        self._grad_norms_of[epoch] = {
+            name: grad.reshape(grad.shape[0], -1).norm(dim=1).double().cpu()
+            for name, grad in zip(stacked.params, grads, strict=True) if name in weights}
+
+    def settle(self, last_epochs: list[int]) -> None:
+        """Keep, for model g, the norms of epoch `last_epochs[g]` (the last it trained)."""
+        if not self._grad_norms_of:
+            return
+        names = next(iter(self._grad_norms_of.values())).keys()
+        self.grad_norms = {name: torch.full((self.G,), math.nan, dtype=torch.float64)
+                           for name in names}
+        for g, epoch in enumerate(last_epochs):
+            seen = [e for e in self._grad_norms_of if e <= epoch]
+            if seen:
+                for name, norms in self._grad_norms_of[max(seen)].items():
+                    self.grad_norms[name][g] = norms[g]
 
     @torch.no_grad()
     def observe_dead_units(self, stacked: StackedModel, bundle, device, dtype) -> None:

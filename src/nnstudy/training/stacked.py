@@ -93,6 +93,23 @@ class StackedModel:
                 self.buffers[k] = v.to(device=device)
         return self
 
+    def snapshot(self) -> StackedModel:
+        """A copy of the G models' current weights that later training leaves alone."""
+        snap = copy.copy(self)
+        snap.params = {k: v.detach().clone() for k, v in self.params.items()}
+        snap.buffers = {k: v.clone() for k, v in self.buffers.items()}
+        snap.record = None
+        return snap
+
+    @torch.no_grad()
+    def copy_models_from(self, other: StackedModel, models: Sequence[int]) -> None:
+        """Give the models `models` the weights (and buffers) they have in `other`."""
+        idx = torch.tensor(list(models), device=next(iter(self.params.values())).device)
+        for k, v in self.params.items():
+            v[idx] = other.params[k][idx]
+        for k, v in self.buffers.items():
+            v[idx] = other.buffers[k][idx]
+
     def state_dict(self, g: int) -> dict[str, Tensor]:
         """The state dict of model `g`, with the template's keys (loads into it)."""
         out = {k: v[g].detach().clone().cpu() for k, v in self.params.items()}
