@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -217,23 +217,43 @@ class TrainBatches:
     Without augmentation, the training split is converted to `dtype` on `device` once
     (when it fits in EVAL_CACHE_BYTES) and a batch is one `index_select`; otherwise each
     batch is gathered and converted by `DataBundle.batch`, augmentation included.
+    `gather_epoch` gathers a whole epoch at once (a helper thread does it ahead of time),
+    so that each batch is then a slice.
     """
 
     def __init__(self, bundle, device: torch.device, dtype: torch.dtype,
                  generator: torch.Generator):
         self.bundle, self.device, self.dtype, self.generator = bundle, device, dtype, generator
         n = len(bundle.train)
-        size = n * math.prod(bundle.input_shape) * torch.finfo(dtype).bits // 8
+        self.sample_bytes = math.prod(bundle.input_shape) * torch.finfo(dtype).bits // 8
         self.cache = None
-        if not bundle.augmenter and size <= EVAL_CACHE_BYTES:
+        if not bundle.augmenter and n * self.sample_bytes <= EVAL_CACHE_BYTES:
             self.cache = bundle.batch("train", torch.arange(n)).to(device, dtype)
+        self.y = bundle.train.y.to(device)
 
-    def __call__(self, idx: Tensor) -> Tensor:
+    def __call__(self, idx: Tensor) -> tuple[Tensor, Tensor]:
+        """Inputs [G, B, ...] and labels [G, B] of the samples `idx` [G, B]."""
+        flat = idx.reshape(-1)
+        y = self.y.index_select(0, flat).view(idx.shape)
         if self.cache is not None:
-            flat = self.cache.index_select(0, idx.reshape(-1))
-            return flat.view(*idx.shape, *flat.shape[1:])
+            x = self.cache.index_select(0, flat)
+            return x.view(*idx.shape, *x.shape[1:]), y
         x = self.bundle.batch("train", idx, train=True, generator=self.generator)
-        return x.to(self.device, self.dtype)
+        return x.to(self.device, self.dtype), y
+
+    def can_gather_epoch(self, perms_shape: torch.Size) -> bool:
+        """Whether an epoch of `perms_shape` [G, N] fits in EPOCH_GATHER_BYTES (cached data)."""
+        return self.cache is not None and \
+            math.prod(perms_shape) * self.sample_bytes <= EPOCH_GATHER_BYTES
+
+    def gather_epoch(self, perms: Tensor) -> tuple[Tensor, Tensor]:
+        """The inputs [G, N, ...] and labels [G, N] of a whole epoch, in the order `perms`."""
+        return self(perms)
+
+
+# An epoch gathered ahead of time (the helper thread's work while the main one trains)
+# may take this much memory; larger epochs are gathered batch by batch.
+EPOCH_GATHER_BYTES = 256 << 20
 
 
 @torch.no_grad()
@@ -345,7 +365,6 @@ class _Group:
         torch.manual_seed(self.seeds[0])  # dropout masks: reproducible for the group
         self.train_batches = TrainBatches(
             bundle, dev, dtype, torch.Generator().manual_seed(self.seeds[0] + 1))
-        self.y_train = bundle.train.y.to(dev)
         self.eval_batches = EvalBatches(bundle, t0.eval_batch_size, dev, dtype)
 
         self.history: list[list[dict[str, Any]]] = [[] for _ in specs]
@@ -370,29 +389,36 @@ class _Group:
     # -- the epochs -------------------------------------------------------------------
 
     def run(self, overlap: bool) -> list[TrainedModel]:
-        stacked, G = self.stacked, self.G
-        metrics = evaluate(stacked, self.eval_batches, self.t0.loss)
-        self._record(0, metrics, [True] * G)
-        self.tracker = _BestTracker(self.specs, stacked, has_valid="valid_loss" in metrics)
-        self.tracker.update(0, metrics, stacked, [True] * G)
-        self.initial_loss = metrics["train_loss"].clamp(min=1e-3).to(self.dev)
-        self.blowup = (BLOWUP * self.initial_loss).to(self.dtype)
-        self.spike = (SPIKE * self.initial_loss).to(self.dtype)
-
+        """Train every epoch. With `overlap`, a helper thread evaluates epoch e while
+        e + 1 trains, and gathers the samples of epoch e + 1 while e trains."""
+        stacked, G, loss = self.stacked, self.G, self.t0.loss
         pool = ThreadPoolExecutor(1, initializer=torch.set_flush_denormal, initargs=(True,)) \
             if overlap else None
         pending = None  # (epoch, future of its metrics, its weights, its peak batch losses)
         try:
-            for epoch in range(1, max(self.epochs) + 1):
+            perms = self._draw_perms()
+            ahead = self._gather_ahead(pool, perms)
+            metrics = evaluate(stacked, self.eval_batches, loss)
+            self._record(0, metrics, [True] * G)
+            self.tracker = _BestTracker(self.specs, stacked, has_valid="valid_loss" in metrics)
+            self.tracker.update(0, metrics, stacked, [True] * G)
+            self.initial_loss = metrics["train_loss"].clamp(min=1e-3).to(self.dev)
+            self.blowup = (BLOWUP * self.initial_loss).to(self.dtype)
+            self.spike = (SPIKE * self.initial_loss).to(self.dtype)
+            last = max(self.epochs)
+            for epoch in range(1, last + 1):
                 if not any(self._trains(epoch)):
                     break
-                peak = self._train_epoch(epoch)
+                next_perms = self._draw_perms() if epoch < last else None
+                next_ahead = self._gather_ahead(pool, next_perms)
+                peak = self._train_epoch(epoch, perms, ahead)
+                perms, ahead = next_perms, next_ahead
                 if pool is None:
-                    metrics = evaluate(stacked, self.eval_batches, self.t0.loss)
+                    metrics = evaluate(stacked, self.eval_batches, loss)
                     self._finish(epoch, metrics, stacked, peak, rewind=False)
                     continue
                 snapshot = stacked.snapshot()
-                future = pool.submit(evaluate, snapshot, self.eval_batches, self.t0.loss)
+                future = pool.submit(evaluate, snapshot, self.eval_batches, loss)
                 if pending is not None:
                     self._finish(pending[0], pending[1].result(), *pending[2:], rewind=True)
                 pending = (epoch, future, snapshot, peak)
@@ -403,30 +429,49 @@ class _Group:
                 pool.shutdown(wait=True, cancel_futures=True)
         return self._results()
 
+    def _gather_ahead(self, pool: ThreadPoolExecutor | None, perms: Tensor | None,
+                      ) -> Future | None:
+        """The helper thread's gathering of the epoch in order `perms`, when it fits."""
+        if pool is None or perms is None or not self.train_batches.can_gather_epoch(perms.shape):
+            return None
+        return pool.submit(self.train_batches.gather_epoch, perms)
+
+    def _draw_perms(self) -> Tensor:
+        """Each model's order of the training samples for the next epoch, [G, N]: one
+        draw per seed and epoch from that seed's generator."""
+        n_train = len(self.bundle.train)
+        perm_of = {s: torch.randperm(n_train, generator=gen) for s, gen in self.gens.items()}
+        return torch.stack([perm_of[s] for s in self.seeds]).to(self.dev)
+
     def _trains(self, epoch: int) -> list[bool]:
         """Which models train in `epoch`: not settled out, not frozen, epochs left."""
         return [a and not f and epoch <= e
                 for a, f, e in zip(self.active, self.frozen, self.epochs, strict=True)]
 
-    def _train_epoch(self, epoch: int) -> Tensor:
-        """One epoch of every training model; returns each model's largest batch loss."""
+    def _train_epoch(self, epoch: int, perms: Tensor, ahead: Future | None) -> Tensor:
+        """One epoch of every training model, each in its order `perms` [G, N]; returns
+        each model's largest batch loss. `ahead` is the helper thread's gathering of this
+        epoch's samples: batches are slices of it once it is done, gathered here before."""
         specs, dev, stacked, t0 = self.specs, self.dev, self.stacked, self.t0
         trains = self._trains(epoch)
         start = time.perf_counter()
         factors = _per_model(
             [lr_factor(s.train.schedule, epoch - 1, s.train.epochs) for s in specs], dev)
         self.opt.set_lr(self.base_lr * factors)
-        n_train, B = len(self.bundle.train), t0.batch_size
-        perm_of = {s: torch.randperm(n_train, generator=gen) for s, gen in self.gens.items()}
-        perms = torch.stack([perm_of[s] for s in self.seeds]).to(dev)
+        n_train, B = perms.shape[1], t0.batch_size
+        epoch_data = None
         mask = None if all(trains) else torch.tensor(trains, device=dev)
         # the epoch's largest batch loss per model (fmax: NaN never hides a number)
         peak = torch.zeros(self.G, dtype=self.dtype, device=dev)
         for step, i in enumerate(range(0, n_train, B)):
-            idx = perms[:, i : i + B]
-            batch_loss, grads = stacked.loss_and_grads(
-                self.train_batches(idx), self.y_train[idx], t0.loss, self.lam,
-                self.weight_names)
+            if epoch_data is None and ahead is not None and ahead.done():
+                epoch_data = ahead.result()
+            if epoch_data is not None:
+                x, y = epoch_data[0][:, i : i + B], epoch_data[1][:, i : i + B]
+            else:
+                x, y = self.train_batches(perms[:, i : i + B])
+            batch_loss, grads = stacked.loss_and_grads(x, y, t0.loss, self.lam,
+                                                       self.weight_names)
             torch.fmax(peak, batch_loss, out=peak)
             ok = batch_loss <= self.blowup  # False for NaN and inf too
             if not bool(ok.all()):
