@@ -206,7 +206,7 @@ def test_overlapped_evaluation_settles_every_model_as_in_order_evaluation(digits
 
     monkeypatch.setattr(Signals, "observe_dead_units", spy)
     in_order = _one_thread(lambda: train_group(specs, digits, overlap=False))
-    overlapped = train_group(specs, digits, overlap=True)
+    overlapped = _one_thread(lambda: train_group(specs, digits, overlap=True))
     # a stopped model stops changing: overlapped, it trained one more epoch and was rewound
     for k, v in final_weights[0].items():
         assert torch.equal(v, final_weights[1][k]), k

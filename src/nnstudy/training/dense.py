@@ -236,6 +236,17 @@ class _Operands:
     gb: Tensor | None       # the bias's gradient buffer, [O] or [G, O]
 
 
+_ONES: dict[tuple[torch.dtype, torch.device], Tensor] = {}
+
+
+def _one(like: Tensor) -> Tensor:
+    """A 1 of `like`'s dtype and device, made once (the seed of the backward pass)."""
+    key = (like.dtype, like.device)
+    if key not in _ONES:
+        _ONES[key] = torch.ones((), dtype=like.dtype, device=like.device)
+    return _ONES[key]
+
+
 def _loss_and_grad_2d(loss: str, z: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     """One model's mean loss [1] and its gradient for outputs z [B, K], labels y [B]:
     the same formulas as `DenseChain._loss_and_grad`, with autograd's kernels."""
@@ -243,7 +254,7 @@ def _loss_and_grad_2d(loss: str, z: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     if loss == "cross_entropy":
         logp = torch.log_softmax(z, -1)
         value, total = aten.nll_loss_forward(logp, y, None, 1, -100)      # mean
-        dlogp = aten.nll_loss_backward(torch.ones_like(value), logp, y, None, 1, -100, total)
+        dlogp = aten.nll_loss_backward(_one(z), logp, y, None, 1, -100, total)
         return value.reshape(1), aten._log_softmax_backward_data(dlogp, logp, -1, z.dtype)
     if loss == "mse":
         diff = z - F.one_hot(y, K).to(z.dtype)

@@ -193,8 +193,12 @@ class EvalBatches:
     """The evaluation batches of every split, converted once and kept in memory when they
     fit in EVAL_CACHE_BYTES (else converted again at each evaluation)."""
 
-    def __init__(self, bundle, batch_size: int, device: torch.device, dtype: torch.dtype):
+    def __init__(self, bundle, batch_size: int, device: torch.device, dtype: torch.dtype,
+                 train_inputs: Tensor | None = None):
+        """`train_inputs`: the training split already converted (`TrainBatches.cache`);
+        its batches are then slices of it, not copies."""
         self.bundle, self.batch_size, self.device, self.dtype = bundle, batch_size, device, dtype
+        self.train_inputs = train_inputs
         per_sample = math.prod(bundle.input_shape) * torch.finfo(dtype).bits // 8
         total = sum(len(getattr(bundle, s)) for s in SPLITS) * per_sample
         self.cache = {s: list(self._make(s)) for s in SPLITS} if total <= EVAL_CACHE_BYTES \
@@ -202,6 +206,12 @@ class EvalBatches:
 
     def _make(self, split: str):
         data = getattr(self.bundle, split)
+        if split == "train" and self.train_inputs is not None:
+            y = data.y.to(self.device)
+            for start in range(0, len(data), self.batch_size):
+                stop = start + self.batch_size
+                yield self.train_inputs[start:stop], y[start:stop]
+            return
         for start in range(0, len(data), self.batch_size):
             idx = torch.arange(start, min(start + self.batch_size, len(data)))
             x = self.bundle.batch(split, idx).to(self.device, self.dtype)
@@ -318,9 +328,7 @@ def train_group(
         if overlap is None:
             overlap = (threads >= 2 and group.dev.type == "cpu"
                        and group.step_macs() <= OVERLAP_MAX_STEP_MACS)
-        if overlap:
-            torch.set_num_threads(1)
-        return group.run(overlap)
+        return group.run(overlap, threads)
     finally:
         torch.set_flush_denormal(False)
         torch.set_num_threads(threads)
@@ -365,7 +373,8 @@ class _Group:
         torch.manual_seed(self.seeds[0])  # dropout masks: reproducible for the group
         self.train_batches = TrainBatches(
             bundle, dev, dtype, torch.Generator().manual_seed(self.seeds[0] + 1))
-        self.eval_batches = EvalBatches(bundle, t0.eval_batch_size, dev, dtype)
+        self.eval_batches = EvalBatches(bundle, t0.eval_batch_size, dev, dtype,
+                                        self.train_batches.cache)
 
         self.history: list[list[dict[str, Any]]] = [[] for _ in specs]
         self.signals = Signals(G)
@@ -388,23 +397,28 @@ class _Group:
 
     # -- the epochs -------------------------------------------------------------------
 
-    def run(self, overlap: bool) -> list[TrainedModel]:
+    def run(self, overlap: bool, threads: int) -> list[TrainedModel]:
         """Train every epoch. With `overlap`, a helper thread evaluates epoch e while
-        e + 1 trains, and gathers the samples of epoch e + 1 while e trains."""
+        e + 1 trains, and gathers the samples of epoch e + 1 while e trains; both threads
+        then run one intra-op thread each, and the evaluations before the first epoch
+        and after the last, which nothing overlaps, use all `threads`."""
         stacked, G, loss = self.stacked, self.G, self.t0.loss
-        pool = ThreadPoolExecutor(1, initializer=torch.set_flush_denormal, initargs=(True,)) \
-            if overlap else None
+        pool = None
         pending = None  # (epoch, future of its metrics, its weights, its peak batch losses)
         try:
+            metrics = evaluate(stacked, self.eval_batches, loss)
+            if overlap:
+                torch.set_num_threads(1)  # before the helper thread starts: it takes this too
+                pool = ThreadPoolExecutor(1, initializer=torch.set_flush_denormal,
+                                          initargs=(True,))
             perms = self._draw_perms()
             ahead = self._gather_ahead(pool, perms)
-            metrics = evaluate(stacked, self.eval_batches, loss)
             self._record(0, metrics, [True] * G)
             self.tracker = _BestTracker(self.specs, stacked, has_valid="valid_loss" in metrics)
             self.tracker.update(0, metrics, stacked, [True] * G)
-            self.initial_loss = metrics["train_loss"].clamp(min=1e-3).to(self.dev)
-            self.blowup = (BLOWUP * self.initial_loss).to(self.dtype)
-            self.spike = (SPIKE * self.initial_loss).to(self.dtype)
+            self.initial_loss = metrics["train_loss"].clamp(min=1e-3).tolist()
+            self.blowup = [BLOWUP * v for v in self.initial_loss]
+            self.spike = [SPIKE * v for v in self.initial_loss]
             last = max(self.epochs)
             for epoch in range(1, last + 1):
                 if not any(self._trains(epoch)):
@@ -414,6 +428,15 @@ class _Group:
                 peak = self._train_epoch(epoch, perms, ahead)
                 perms, ahead = next_perms, next_ahead
                 if pool is None:
+                    metrics = evaluate(stacked, self.eval_batches, loss)
+                    self._finish(epoch, metrics, stacked, peak, rewind=False)
+                    continue
+                if epoch == last:  # the last evaluation overlaps nothing: every thread
+                    if pending is not None:
+                        self._finish(pending[0], pending[1].result(), *pending[2:],
+                                     rewind=True)
+                        pending = None
+                    torch.set_num_threads(threads)
                     metrics = evaluate(stacked, self.eval_batches, loss)
                     self._finish(epoch, metrics, stacked, peak, rewind=False)
                     continue
@@ -427,6 +450,7 @@ class _Group:
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
+            torch.set_num_threads(threads)
         return self._results()
 
     def _gather_ahead(self, pool: ThreadPoolExecutor | None, perms: Tensor | None,
@@ -448,7 +472,7 @@ class _Group:
         return [a and not f and epoch <= e
                 for a, f, e in zip(self.active, self.frozen, self.epochs, strict=True)]
 
-    def _train_epoch(self, epoch: int, perms: Tensor, ahead: Future | None) -> Tensor:
+    def _train_epoch(self, epoch: int, perms: Tensor, ahead: Future | None) -> list[float]:
         """One epoch of every training model, each in its order `perms` [G, N]; returns
         each model's largest batch loss. `ahead` is the helper thread's gathering of this
         epoch's samples: batches are slices of it once it is done, gathered here before."""
@@ -461,8 +485,8 @@ class _Group:
         n_train, B = perms.shape[1], t0.batch_size
         epoch_data = None
         mask = None if all(trains) else torch.tensor(trains, device=dev)
-        # the epoch's largest batch loss per model (fmax: NaN never hides a number)
-        peak = torch.zeros(self.G, dtype=self.dtype, device=dev)
+        peak = [0.0] * self.G  # the epoch's largest batch loss per model (never NaN)
+        blowup = self.blowup
         for step, i in enumerate(range(0, n_train, B)):
             if epoch_data is None and ahead is not None and ahead.done():
                 epoch_data = ahead.result()
@@ -472,12 +496,14 @@ class _Group:
                 x, y = self.train_batches(perms[:, i : i + B])
             batch_loss, grads = stacked.loss_and_grads(x, y, t0.loss, self.lam,
                                                        self.weight_names)
-            torch.fmax(peak, batch_loss, out=peak)
-            ok = batch_loss <= self.blowup  # False for NaN and inf too
-            if not bool(ok.all()):
-                for g in torch.nonzero(~ok).flatten().tolist():
-                    if trains[g]:
-                        trains[g], self.frozen[g], self.step_diverged[g] = False, True, epoch
+            blown = False
+            for g, value in enumerate(batch_loss.tolist()):  # one copy of G numbers
+                if value > peak[g]:
+                    peak[g] = value
+                if not value <= blowup[g] and trains[g]:  # NaN and inf fail `<=` too
+                    trains[g], self.frozen[g], self.step_diverged[g] = False, True, epoch
+                    blown = True
+            if blown:
                 if not any(trains):
                     break
                 mask = torch.tensor(trains, device=dev)
@@ -488,7 +514,7 @@ class _Group:
         return peak
 
     def _finish(self, epoch: int, metrics: dict[str, Tensor], weights: StackedModel,
-                peak: Tensor, rewind: bool) -> None:
+                peak: list[float], rewind: bool) -> None:
         """Settle `epoch`: record its metrics, divergence, best weights, early stopping.
 
         `weights` holds the models as they were at the end of `epoch`; with `rewind`, a
@@ -507,7 +533,7 @@ class _Group:
             self.epochs_run[g] = epoch
             loss_now = float(metrics["train_loss"][g])
             if not math.isfinite(loss_now) or (
-                    bool(peak[g] > self.spike[g]) and loss_now >= float(self.initial_loss[g])):
+                    peak[g] > self.spike[g] and loss_now >= self.initial_loss[g]):
                 self.active[g], self.diverged[g] = False, True
                 stopped.append(g)
         self._record(epoch, metrics, was)
