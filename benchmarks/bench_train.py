@@ -6,10 +6,13 @@ nnstudy trains the same MLP (784-100-10 ReLU, SGD lr 0.1, batch 64, 15 epochs) o
 same 8,000 images, and also evaluates train and test after every epoch.
 
     .venv/bin/python benchmarks/bench_train.py [--root ../shared/data/mnist-10k]
-        [--epochs 15] [--threads 1] [--models 1] [--repeats 3]
+        [--epochs 15] [--threads N] [--models 1] [--repeats 5]
 
+Both run with torch's default number of threads (one per core) unless --threads says
+otherwise. The two are timed in pairs, one after the other, `--repeats` times; the
+speed-up printed is the median of the pairs' ratios (this machine's speed drifts over
+minutes, so a ratio of two runs side by side is steadier than one of two medians).
 `--models G` also trains G seeds at once (one group) and reports the time per model.
-Prints both times, their ratio, and both test accuracies.
 """
 
 from __future__ import annotations
@@ -69,9 +72,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--root", default=str(ROOT))
     ap.add_argument("--epochs", type=int, default=15)
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--models", type=int, default=1)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
@@ -93,11 +96,13 @@ def main() -> None:
         our_t.append(t)
         our_acc.append(accs[0])
     p, o = statistics.median(plain_t), statistics.median(our_t)
+    ratios = sorted(a / b for a, b in zip(plain_t, our_t, strict=True))
     print(f"plain PyTorch loop : {p:6.2f} s  ({p / args.epochs * 1000:5.0f} ms/epoch)  "
           f"test accuracy {statistics.mean(plain_acc):.2%} (seeds 0..{args.repeats - 1})")
     print(f"nnstudy, 1 model   : {o:6.2f} s  ({o / args.epochs * 1000:5.0f} ms/epoch)  "
           f"test accuracy {statistics.mean(our_acc):.2%}  (with per-epoch evaluation)")
-    print(f"speed-up           : {p / o:.2f}x")
+    print(f"speed-up           : {statistics.median(ratios):.2f}x  (median of {len(ratios)} "
+          f"pairs; lowest {ratios[0]:.2f}x, highest {ratios[-1]:.2f}x)")
     if args.models > 1:
         t, accs = ours(bundle, spec, list(range(args.models)))
         print(f"nnstudy, {args.models} models at once: {t:6.2f} s = {t / args.models:5.2f} s "
