@@ -10,7 +10,9 @@ configurations with the same seed see the same batches: paired comparisons), in 
 `batch_size`; the G forward and backward passes are one batched computation
 (`StackedModel`), and one batched optimizer step updates every model. Then every model is
 evaluated on train, valid and test in inference mode, early stopping is applied per model,
-and a model whose loss turned NaN or inf stops there, marked diverged.
+and a model whose loss turned NaN or inf stops there, marked diverged. For small models
+on a CPU with two or more threads, a helper thread does the evaluation of each epoch
+while the next one trains (`train_group`'s `overlap`), with the same results.
 """
 
 from __future__ import annotations
@@ -337,8 +339,8 @@ def train_group(
 class _Group:
     """One group's training: its models, optimizer, data order and bookkeeping.
 
-    Each model's status is settled epoch by epoch, in order, by `finish(epoch)`: with
-    evaluation overlapped, `finish(e)` runs after epoch e + 1 trained, and a model that
+    Each model's status is settled epoch by epoch, in order, by `_finish(epoch)`: with
+    evaluation overlapped, `_finish(e)` runs after epoch e + 1 trained, and a model that
     epoch e stops is rewound to its epoch-e weights, so what is recorded is the same.
     """
 
