@@ -68,6 +68,10 @@ def ours(bundle, spec_dict: dict, seeds: list[int]) -> tuple[float, list[float]]
     return seconds, [t.final["test"]["accuracy"] for t in trained]
 
 
+def _spread(values: list[float]) -> str:
+    return f"{min(values):.1%}-{max(values):.1%}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--root", default=str(ROOT))
@@ -98,9 +102,11 @@ def main() -> None:
     p, o = statistics.median(plain_t), statistics.median(our_t)
     ratios = sorted(a / b for a, b in zip(plain_t, our_t, strict=True))
     print(f"plain PyTorch loop : {p:6.2f} s  ({p / args.epochs * 1000:5.0f} ms/epoch)  "
-          f"test accuracy {statistics.mean(plain_acc):.2%} (seeds 0..{args.repeats - 1})")
+          f"test accuracy {statistics.mean(plain_acc):.2%} ({_spread(plain_acc)} over seeds "
+          f"0..{args.repeats - 1})")
     print(f"nnstudy, 1 model   : {o:6.2f} s  ({o / args.epochs * 1000:5.0f} ms/epoch)  "
-          f"test accuracy {statistics.mean(our_acc):.2%}  (with per-epoch evaluation)")
+          f"test accuracy {statistics.mean(our_acc):.2%} ({_spread(our_acc)}; with per-epoch "
+          f"evaluation)")
     print(f"speed-up           : {statistics.median(ratios):.2f}x  (median of {len(ratios)} "
           f"pairs; lowest {ratios[0]:.2f}x, highest {ratios[-1]:.2f}x)")
     if args.models > 1:
