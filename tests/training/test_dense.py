@@ -19,6 +19,8 @@ CHAINS = [
     {"mlp": {"hidden": [8], "activation": "gelu"}},
     {"mlp": {"hidden": [8, 6], "activation": "linear"}},
     [{"linear": {"out": 10, "bias": False}}, "relu", {"linear": 5}],
+    [{"linear": 10}, {"linear_activation": {"a": 0.5, "c": 1.0}}, {"linear": 5}],
+    [{"linear": 10}, {"leaky_relu": 0.2}, {"dropout": 0.0}, {"linear": 5}],
     [{"linear": 10}, "relu", {"linear": 5}, "softmax"],
     [{"linear": 10}, "tanh", {"linear": 5}, "log_softmax"],
 ]
