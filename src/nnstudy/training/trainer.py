@@ -434,26 +434,28 @@ class _Group:
                     self._finish(epoch, metrics, stacked, peak, rewind=False)
                     continue
                 if epoch == last:  # the last evaluation overlaps nothing: every thread
-                    if pending is not None:
-                        self._finish(pending[0], pending[1].result(), *pending[2:],
-                                     rewind=True)
-                        pending = None
+                    self._settle(pending)
+                    pending = None
                     torch.set_num_threads(threads)
                     metrics = evaluate(stacked, self.eval_batches, loss)
                     self._finish(epoch, metrics, stacked, peak, rewind=False)
                     continue
                 snapshot = stacked.snapshot()
                 future = pool.submit(evaluate, snapshot, self.eval_batches, loss)
-                if pending is not None:
-                    self._finish(pending[0], pending[1].result(), *pending[2:], rewind=True)
+                self._settle(pending)
                 pending = (epoch, future, snapshot, peak)
-            if pending is not None:
-                self._finish(pending[0], pending[1].result(), *pending[2:], rewind=True)
+            self._settle(pending)
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
             torch.set_num_threads(threads)
         return self._results()
+
+    def _settle(self, pending: tuple | None) -> None:
+        """Finish an epoch whose evaluation ran on the helper thread (waiting for it)."""
+        if pending is not None:
+            epoch, future, weights, peak = pending
+            self._finish(epoch, future.result(), weights, peak, rewind=True)
 
     def _gather_ahead(self, pool: ThreadPoolExecutor | None, perms: Tensor | None,
                       ) -> Future | None:
