@@ -151,10 +151,9 @@ class DenseChain:
                 else:
                     h = torch.log_softmax(h, -1)
                     saved[-1] = (saved[-1][0], h)
+            losses, dh = self._loss_and_grad(loss, h.view(G, B, -1), y)
             if single:
-                losses, dh = _loss_and_grad_2d(loss, h, y.reshape(B))
-            else:
-                losses, dh = self._loss_and_grad(loss, h, y)
+                dh = dh.view(B, -1)
             for i in range(len(self.layers) - 1, -1, -1):
                 layer = self.layers[i]
                 inp, extra = saved[i]
@@ -210,7 +209,9 @@ class DenseChain:
     def _loss_and_grad(self, loss: str, z: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """Per-model mean loss [G] and its gradient with respect to the outputs z [G, B, K].
 
-        The same kernels as `_loss_and_grad_2d`, row by row.
+        cross_entropy: loss = -mean_i log softmax(z_i)[y_i], through autograd's kernels
+        (nll_loss, log_softmax backward); mse: loss = mean of (z - onehot(y))^2 over samples
+        and classes, dz = 2 (z - onehot) / (B K).
         """
         G, B, K = z.shape
         if loss == "cross_entropy":
@@ -239,32 +240,6 @@ class _Operands:
     b: Tensor | None        # bias as added to the product: [O] or [G, 1, O]
     gw: Tensor              # the weight's gradient buffer, shaped like w
     gb: Tensor | None       # the bias's gradient buffer, [O] or [G, O]
-
-
-_ONES: dict[tuple[torch.dtype, torch.device], Tensor] = {}
-
-
-def _one(like: Tensor) -> Tensor:
-    """A 1 of `like`'s dtype and device, made once (the seed of the backward pass)."""
-    key = (like.dtype, like.device)
-    if key not in _ONES:
-        _ONES[key] = torch.ones((), dtype=like.dtype, device=like.device)
-    return _ONES[key]
-
-
-def _loss_and_grad_2d(loss: str, z: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    """One model's mean loss [1] and its gradient for outputs z [B, K], labels y [B]:
-    the same formulas as `DenseChain._loss_and_grad`, with autograd's kernels."""
-    B, K = z.shape
-    if loss == "cross_entropy":
-        logp = torch.log_softmax(z, -1)
-        value, total = aten.nll_loss_forward(logp, y, None, 1, -100)      # mean
-        dlogp = aten.nll_loss_backward(_one(z), logp, y, None, 1, -100, total)
-        return value.reshape(1), aten._log_softmax_backward_data(dlogp, logp, -1, z.dtype)
-    if loss == "mse":
-        diff = z - F.one_hot(y, K).to(z.dtype)
-        return (diff * diff).sum().div_(B * K).reshape(1), diff.mul_(2.0 / (B * K))
-    raise ValueError(f"loss: unknown {loss!r}")
 
 
 def _dropout_mask(h: Tensor, p: float) -> Tensor:

@@ -188,12 +188,18 @@ class _BestTracker:
                 v.copy_(self.best_buffers[k])
 
 
-EVAL_CACHE_BYTES = 1 << 30
+# Data converted to the training dtype is kept in memory up to this size (per use).
+CACHE_BYTES = 1 << 30
+
+
+def _sample_bytes(bundle, dtype: torch.dtype) -> int:
+    """Bytes of one input sample of `bundle` in `dtype`."""
+    return math.prod(bundle.input_shape) * torch.finfo(dtype).bits // 8
 
 
 class EvalBatches:
     """The evaluation batches of every split, converted once and kept in memory when they
-    fit in EVAL_CACHE_BYTES (else converted again at each evaluation)."""
+    fit in CACHE_BYTES (else converted again at each evaluation)."""
 
     def __init__(self, bundle, batch_size: int, device: torch.device, dtype: torch.dtype,
                  train_inputs: Tensor | None = None):
@@ -201,9 +207,8 @@ class EvalBatches:
         its batches are then slices of it, not copies."""
         self.bundle, self.batch_size, self.device, self.dtype = bundle, batch_size, device, dtype
         self.train_inputs = train_inputs
-        per_sample = math.prod(bundle.input_shape) * torch.finfo(dtype).bits // 8
-        total = sum(len(getattr(bundle, s)) for s in SPLITS) * per_sample
-        self.cache = {s: list(self._make(s)) for s in SPLITS} if total <= EVAL_CACHE_BYTES \
+        total = sum(len(getattr(bundle, s)) for s in SPLITS) * _sample_bytes(bundle, dtype)
+        self.cache = {s: list(self._make(s)) for s in SPLITS} if total <= CACHE_BYTES \
             else None
 
     def _make(self, split: str):
@@ -227,19 +232,19 @@ class TrainBatches:
     """The training batches: each model's samples `idx` [G, B] as inputs [G, B, ...].
 
     Without augmentation, the training split is converted to `dtype` on `device` once
-    (when it fits in EVAL_CACHE_BYTES) and a batch is one `index_select`; otherwise each
+    (when it fits in CACHE_BYTES) and a batch is one `index_select`; otherwise each
     batch is gathered and converted by `DataBundle.batch`, augmentation included.
-    `gather_epoch` gathers a whole epoch at once (a helper thread does it ahead of time),
-    so that each batch is then a slice.
+    Called with a whole epoch's `perms` [G, N], it gathers the epoch at once (a helper
+    thread does it ahead of time), so that each batch is then a slice.
     """
 
     def __init__(self, bundle, device: torch.device, dtype: torch.dtype,
                  generator: torch.Generator):
         self.bundle, self.device, self.dtype, self.generator = bundle, device, dtype, generator
         n = len(bundle.train)
-        self.sample_bytes = math.prod(bundle.input_shape) * torch.finfo(dtype).bits // 8
+        self.sample_bytes = _sample_bytes(bundle, dtype)
         self.cache = None
-        if not bundle.augmenter and n * self.sample_bytes <= EVAL_CACHE_BYTES:
+        if not bundle.augmenter and n * self.sample_bytes <= CACHE_BYTES:
             self.cache = bundle.batch("train", torch.arange(n)).to(device, dtype)
         self.y = bundle.train.y.to(device)
 
@@ -257,10 +262,6 @@ class TrainBatches:
         """Whether an epoch of `perms_shape` [G, N] fits in EPOCH_GATHER_BYTES (cached data)."""
         return self.cache is not None and \
             math.prod(perms_shape) * self.sample_bytes <= EPOCH_GATHER_BYTES
-
-    def gather_epoch(self, perms: Tensor) -> tuple[Tensor, Tensor]:
-        """The inputs [G, N, ...] and labels [G, N] of a whole epoch, in the order `perms`."""
-        return self(perms)
 
 
 # An epoch gathered ahead of time (the helper thread's work while the main one trains)
@@ -381,7 +382,7 @@ class _Group:
         self.history: list[list[dict[str, Any]]] = [[] for _ in specs]
         self.signals = Signals(G)
         self.active = [True] * G        # settled: still training after the last finish()
-        self.frozen = [False] * G       # the optimizer leaves these models alone
+        self.frozen = [False] * G       # diverged in a batch, not yet settled: left alone
         self.step_diverged = [0] * G    # epoch whose batch loss blew up (not yet settled)
         self.diverged = [False] * G
         self.stopped_early = [False] * G
@@ -462,7 +463,7 @@ class _Group:
         """The helper thread's gathering of the epoch in order `perms`, when it fits."""
         if pool is None or perms is None or not self.train_batches.can_gather_epoch(perms.shape):
             return None
-        return pool.submit(self.train_batches.gather_epoch, perms)
+        return pool.submit(self.train_batches, perms)
 
     def _draw_perms(self) -> Tensor:
         """Each model's order of the training samples for the next epoch, [G, N]: one
@@ -553,8 +554,6 @@ class _Group:
                 self.active[g] = False
         if rewind and stopped:
             self.stacked.copy_models_from(weights, stopped)
-        for g in stopped:
-            self.frozen[g] = True
         if self.progress is not None:
             self.progress(epoch, max(self.epochs), _progress_info(metrics, was))
 
