@@ -5,10 +5,16 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
 
+import nnstudy
 from nnstudy.data import catalog, load_data
 from nnstudy.data.catalog import RemoteFile
 from nnstudy.data.download import cache_dir, ensure_downloaded, fetch
@@ -114,3 +120,43 @@ def test_catalog_records_a_sha256_for_every_file():
         )
         for file in dataset.files:
             assert len(file.sha256) == 64 and int(file.sha256, 16) >= 0
+
+
+def _download_in_a_child(url: str, directory) -> subprocess.Popen:
+    """A separate Python process fetching payload.bin from `url` into `directory`."""
+    src = str(Path(nnstudy.__file__).resolve().parents[1])
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from nnstudy.data.catalog import RemoteFile\n"
+        "from nnstudy.data.download import fetch\n"
+        f"fetch(RemoteFile('payload.bin', {GOOD.sha256!r}), [{url!r}], Path({str(directory)!r}),"
+        " progress=False)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": src}
+    return subprocess.Popen([sys.executable, "-c", code], env=env)
+
+
+def _parts(directory) -> list[Path]:
+    return sorted(directory.glob(".payload.bin.*.part"))
+
+
+def test_kill_9_mid_download_leaves_a_part_that_the_next_start_removes(server, tmp_path):
+    base, files = server
+    files["payload.bin"] = PAYLOAD
+    files["other.bin"] = PAYLOAD[:1000]
+    directory = tmp_path / "dl"
+    child = _download_in_a_child(f"{base}/stall/", directory)
+    try:
+        deadline = time.monotonic() + 60
+        while not (_parts(directory) and _parts(directory)[0].stat().st_size > 0):
+            assert child.poll() is None and time.monotonic() < deadline, "no download started"
+            time.sleep(0.05)
+        other = RemoteFile("other.bin", hashlib.sha256(files["other.bin"]).hexdigest())
+        fetch(other, [f"{base}/good/"], directory, progress=False)
+        assert len(_parts(directory)) == 1  # a download in progress keeps its file
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert len(_parts(directory)) == 1  # what kill -9 leaves behind
+    fetch(GOOD, [f"{base}/good/"], directory, progress=False)
+    assert sorted(p.name for p in directory.iterdir()) == ["other.bin", "payload.bin"]

@@ -34,7 +34,7 @@ def show_command(
         [], "--set", help="Set a data key: --set valid_fraction=0.2, --set path=x.npz"
     ),
     out: Path = typer.Option(None, "--out", help="Sample grid image [default: NAME-samples.png]."),
-    per_class: int = typer.Option(8, "--per-class", min=1, help="Samples per class in the grid."),
+    per_class: int = typer.Option(8, "--per-class", help="Samples per class in the grid (1-100)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the samples drawn for the grid."),
 ) -> None:
     """Load a data set; print sizes, classes, counts per split, input shape and pixel
@@ -42,22 +42,27 @@ def show_command(
     from nnstudy.config.data import parse_data_spec
     from nnstudy.config.loading import apply_overrides
     from nnstudy.data import load_data
-    from nnstudy.data.grid import save_sample_grid
+    from nnstudy.data.grid import check_grid_target, grid_refusal, save_sample_grid
 
     raw: dict = {"name": name}
     if root is not None:
         raw["root"] = str(root)
     raw = apply_overrides(raw, [s.removeprefix("data.") for s in set_])
     spec = parse_data_spec(raw)
+    grid = check_grid_target(out if out is not None else f"{spec.name}-samples.png", per_class)
     start = time.perf_counter()
     bundle = load_data(spec, progress=console.is_terminal)
     seconds = time.perf_counter() - start
     render_bundle(bundle, seconds)
-    grid = out if out is not None else Path(f"{spec.name}-samples.png")
+    refusal = grid_refusal(bundle)
+    if refusal is not None:
+        console.print(f"grid: none ({refusal})", highlight=False, markup=False)
+        return
     save_sample_grid(bundle, grid, per_class=per_class, seed=seed)
     console.print(
         f"grid: {grid} ({per_class} random train images per class, seed {seed})",
         highlight=False,
+        markup=False,
     )
 
 

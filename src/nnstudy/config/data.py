@@ -259,6 +259,19 @@ class Fractions(BaseModel):
 _NEEDS = {"folder": "root", "npz": "path"}
 
 
+def _plain(value: Any) -> Any:
+    """NumPy and torch numbers and arrays as the Python numbers and lists YAML would give, so
+    that they validate as numbers do and an error shows `0.9`, not `tensor([0.9000], ...)`."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist) and not isinstance(value, str | bytes):
+        return tolist()
+    return value
+
+
 class DataSpec(BaseModel):
     """Which data set to load, from where, how to split it and how to transform it.
 
@@ -284,7 +297,8 @@ class DataSpec(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _fractions_or_valid_fraction(cls, data: Any) -> Any:
+    def _plain_and_fractions_or_valid_fraction(cls, data: Any) -> Any:
+        data = _plain(data)
         if (
             isinstance(data, dict)
             and data.get("fractions") is not None

@@ -53,6 +53,8 @@ def read_npz(path: Path) -> RawData:
         if kx not in arrays:
             continue
         x = _samples(path, kx, arrays[kx])
+        if len(x) == 0:
+            raise DataError(f"{path}: {kx!r} holds 0 samples; a split needs at least one")
         if shape is not None and x.shape[1:] != shape:
             raise DataError(
                 f"{path}: {kx!r} samples are {list(x.shape[1:])}, 'x' samples {list(shape)}"
