@@ -129,7 +129,7 @@ def test_blur_without_sigma_takes_torchvisions_default_for_the_kernel():
         ({"name": "folder"}, "data.root: required for name folder"),
         ({"name": "npz"}, "data.path: required for name npz"),
         ({"name": "npz", "root": "x"}, "data.root: not used by name npz"),
-        ({"name": "mnist", "path": "x.npz"}, "data.path: only for name npz"),
+        ({"name": "mnist", "path": "x.npz"}, "data.path: not used by name mnist (only by npz)"),
         ({"name": "mnist", "color": "rgb"}, "data.color: only for name folder"),
         (
             {"name": "cifar10", "fractions": {"train": 0.8, "test": 0.2}},
