@@ -82,9 +82,24 @@ def test_mnist_root_loads_splits_classes_and_uint8_images(mnist_dir):
     assert bundle.counts["valid"] == [2] * 10 and bundle.counts["test"] == [5] * 10
 
 
-def test_kmnist_reads_the_same_files_with_its_class_names(mnist_dir):
+def test_fashion_and_kmnist_read_the_same_files_with_their_class_names(mnist_dir):
     root = mnist_dir(gz=False)
+    fashion = load_data({"name": "fashion_mnist", "root": str(root)})
     kmnist = load_data({"name": "kmnist", "root": str(root)})
+    # Zalando's README: labels 0..9 are these articles, in this order.
+    assert fashion.classes == [
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ]
+    assert torch.equal(fashion.test.x, kmnist.test.x)
     assert kmnist.classes[:3] == ["o", "ki", "su"]
 
 
