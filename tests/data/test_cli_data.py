@@ -150,6 +150,7 @@ def test_data_show_npz_vectors_prints_the_data_and_says_why_there_is_no_grid(tmp
         ("adir", [], "error: --out adir: is a directory"),
         ("/proc/nnstudy-grid.png", [], "error: --out /proc/nnstudy-grid.png: cannot write"),
         ("g.png", ["--per-class", "100000"], "error: --per-class: 100000 images per class"),
+        ("g.png", ["--per-class", "0"], "error: --per-class: 0 images per class; a grid shows 1"),
     ],
 )
 def test_bad_grid_output_exits_2_with_one_line_and_writes_nothing(

@@ -17,24 +17,11 @@ import torch
 import nnstudy
 from nnstudy.config.datasets import CATALOG, Dataset, Download, RemoteFile
 from nnstudy.data import load_data
-from nnstudy.data.download import (
-    cache_dir,
-    download_dataset,
-    ensure_downloaded,
-    fetch,
-    sha256_of,
-)
+from nnstudy.data.download import download_dataset, ensure_downloaded, fetch, sha256_of
 from nnstudy.errors import ConfigError, DataError
 
 PAYLOAD = os.urandom(300_000)
 GOOD = RemoteFile("payload.bin", hashlib.sha256(PAYLOAD).hexdigest())
-
-
-def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
-    monkeypatch.setenv("NNSTUDY_DATA_DIR", str(tmp_path / "x"))
-    assert cache_dir() == tmp_path / "x"
-    monkeypatch.delenv("NNSTUDY_DATA_DIR")
-    assert cache_dir().parts[-2:] == (".cache", "nnstudy")
 
 
 def test_good_file_is_downloaded_checked_and_renamed_into_place(server, tmp_path):

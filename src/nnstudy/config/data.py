@@ -40,11 +40,9 @@ from pydantic import (
     model_validator,
 )
 
-from nnstudy.config.datasets import CATALOG, SPLITS, Dataset
+from nnstudy.config.datasets import CATALOG, Dataset
 from nnstudy.config.loading import format_validation_error, split_named
 from nnstudy.errors import ConfigError
-
-__all__ = ["SPLITS", "DataSpec", "parse_data_spec"]
 
 #: Data sets that come without a test split of their own; one is carved out (see `fractions`).
 DEFAULT_TEST_FRACTION = 0.2

@@ -7,12 +7,11 @@ from dataclasses import dataclass, field, replace
 import torch
 from torch import Tensor
 
-from nnstudy.config.data import SPLITS, DataSpec
+from nnstudy.config.data import DataSpec
+from nnstudy.config.datasets import SPLITS
 from nnstudy.data.augment import Augmenter
 from nnstudy.data.describe import DataDescription, describe_bundle
 from nnstudy.data.transforms import channel_stats
-
-__all__ = ["SPLITS", "DataBundle", "Split"]
 
 
 @dataclass

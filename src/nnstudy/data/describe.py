@@ -10,7 +10,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 from rich.text import Text
 
-from nnstudy.config.data import SPLITS
+from nnstudy.config.datasets import SPLITS
 
 if TYPE_CHECKING:
     from nnstudy.config.data import StepSpec

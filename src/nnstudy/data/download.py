@@ -25,8 +25,6 @@ from nnstudy.data.cache import cache_dir
 from nnstudy.data.unpack import unpacked
 from nnstudy.errors import ConfigError, DataError
 
-__all__ = ["LocalCopy", "cache_dir", "dataset_folder", "download_dataset", "fetch"]
-
 USER_AGENT = "nnstudy (https://github.com/nnstudy; dataset download)"
 CHUNK = 1 << 16
 
