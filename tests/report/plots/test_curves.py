@@ -75,7 +75,7 @@ def test_the_best_epoch_is_starred_on_the_mean_curve(trials, make_epochs, gid_li
     star = gid_lines(fig, "best|sgd lr 0.01|valid|loss")["best|sgd lr 0.01|valid|loss"]
     np.testing.assert_allclose(star.get_xydata(), [[4, table.loc[4].mean()]])
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert "best epoch 4 (weights kept)" in legend
+    assert "best epoch 4 (mean of 3 seeds)" in legend
 
 
 def test_an_early_stop_is_marked_at_the_trials_last_epoch(trials, make_epochs, gid_lines):
@@ -166,3 +166,16 @@ def test_bad_input_is_one_clear_error(trials, make_epochs):
         plot_learning_curves(epochs, trials, by=["model.hidden"])
     with pytest.raises(ConfigError, match="band: 'sd' is not one of ci, minmax"):
         plot_learning_curves(epochs, trials, band="sd")
+
+
+def test_log_loss_puts_only_the_loss_on_a_log_axis_with_the_same_data(trials, make_epochs,
+                                                                      gid_lines):
+    config = _config(trials, "sgd", 0.01)
+    epochs = make_epochs(config)
+    linear = plot_learning_curves(epochs, config, by=KEYS)
+    log = plot_learning_curves(epochs, config, by=KEYS, log_loss=True)
+    assert [ax.get_yscale() for ax in log.axes[:2]] == ["log", "linear"]
+    assert log.axes[0].get_ylim()[0] > 0
+    gid = "mean|sgd lr 0.01|valid|loss"
+    np.testing.assert_array_equal(gid_lines(log, gid)[gid].get_xydata(),
+                                  gid_lines(linear, gid)[gid].get_xydata())

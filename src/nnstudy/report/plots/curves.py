@@ -49,6 +49,7 @@ def plot_learning_curves(
     band: Band = "ci",
     level: float = 0.95,
     max_epochs: int | None = None,
+    log_loss: bool = False,
     title: str | None = None,
 ) -> Figure:
     """Loss and accuracy against epoch, one panel per metric.
@@ -66,6 +67,7 @@ def plot_learning_curves(
         band: `ci` (Student t interval of the mean at `level`) or `minmax`.
         max_epochs: the configured epoch count; a done trial that ended before it stopped
             early. Default: the `stopped_early` column if given, else the longest trial.
+        log_loss: a logarithmic loss axis (the late epochs' small losses spread out).
         title: the figure's title (default `Learning curves`).
 
     One configuration: colour = split. Several: colour = configuration, line style = split.
@@ -145,8 +147,9 @@ def plot_learning_curves(
                 ax.axvline(best, color="0.45", ls=":", lw=1.2, zorder=1, gid="best-epoch")
 
     for ax, metric in zip(axes, metrics, strict=True):
-        _finish_axis(ax, metric, means[metric], bands[metric])
-    best_text = f"best epoch {best}" if single and best is not None else "best epoch"
+        _finish_axis(ax, metric, means[metric], bands[metric], log_loss and metric == "loss")
+    best_text = "best epoch" + (f" {best}" if single and best is not None else "")
+    best_text += f" (mean of {seeds} seeds)" if seeds > 1 else " (weights kept)"
     _legend(fig, axes[0], groups, by, splits, single, drawn_markers, best_text)
     fig.suptitle(title or "Learning curves", fontsize=13)
     caption = describe_band(band, level, seeds) if seeds > 1 else "one trial per line"
@@ -205,9 +208,10 @@ def _last_finite(series: pd.Series) -> tuple[int, float]:
     return int(series.index[at]), float(values[at])
 
 
-def _finish_axis(ax: Axes, metric: str, means: list[float], bands: list[float]) -> None:
+def _finish_axis(ax: Axes, metric: str, means: list[float], bands: list[float],
+                 log: bool) -> None:
     ax.set_xlabel("epoch (0 = before training)")
-    ax.set_ylabel(metric)
+    ax.set_ylabel(metric + (" (log scale)" if log else ""))
     ax.set_title(metric, fontsize=11)
     ax.grid(True, alpha=0.3)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -226,8 +230,13 @@ def _finish_axis(ax: Axes, metric: str, means: list[float], bands: list[float]) 
         lo, hi = max(lo, min(0.0, centre.min())), min(hi, max(1.0, centre.max()))
     elif centre.min() >= 0:
         lo = max(lo, 0.0)
-    pad = 0.05 * (hi - lo or abs(hi) or 1.0)
-    bottom, top = lo - pad, hi + pad
+    if log and centre.min() > 0:
+        ax.set_yscale("log")
+        lo = max(lo, centre.min() / 2)  # a band down to 0 would take the axis to -inf
+        bottom, top = lo / 1.15, hi * 1.15
+    else:
+        pad = 0.05 * (hi - lo or abs(hi) or 1.0)
+        bottom, top = lo - pad, hi + pad
     for line in ax.get_lines():
         if (line.get_gid() or "").startswith("diverged|"):
             line.set_ydata([min(max(float(line.get_ydata()[0]), bottom), top)])
@@ -245,7 +254,7 @@ def _legend(fig: Figure, ax: Axes, groups, by: Sequence[str], splits: Sequence[s
                     for i, (values, _) in enumerate(groups)]
         handles += [Line2D([], [], color="black", ls=SPLIT_STYLES[s], lw=1.5, label=s)
                     for s in splits]
-    words = {"best": f"{best_text} (weights kept)", "stopped": "stopped early",
+    words = {"best": best_text, "stopped": "stopped early",
              "diverged": "diverged (last finite value)"}
     handles += [Line2D([], [], ls="", marker=MARKERS[k], color="0.4", mec="black", ms=10,
                        mew=0.8 if k != "stopped" else 2.5, label=words[k])

@@ -53,10 +53,7 @@ def add_caption(fig: Figure, text: str) -> None:
 
 def figure_bytes(fig: Figure, fmt: str = "png", dpi: int = 150) -> bytes:
     """The figure encoded as PNG or SVG bytes (for a file, or inline in an HTML page).
-
-    Metadata that changes from run to run (the SVG date, the software string) is left out,
-    so the same figure gives the same bytes.
-    """
+    The date and the software string are left out of the metadata."""
     if fmt not in FORMATS.values():
         raise ValueError(f"format {fmt!r} is not one of {', '.join(FORMATS.values())}")
     metadata = {"Date": None} if fmt == "svg" else {"Software": None}

@@ -119,7 +119,8 @@ def plot_predictions(
             title += f" ({int((y != p).sum())} of {len(y)} wrong in all)"
         else:
             title = (f"Predictions on {len(chosen)} images: {n_wrong} wrong (red), "
-                     f"{len(chosen) - n_wrong} right")
+                     f"{len(chosen) - n_wrong} right" if n_wrong
+                     else f"Predictions on {len(chosen)} images: all right")
     fig.suptitle(title, fontsize=12)
     return fig
 
