@@ -103,6 +103,18 @@ def test_a_chosen_class_without_training_samples_is_one_config_error(tmp_path):
     assert str(err.value) == (
         f"data.classes: class 'c' (label 2) has no training samples in {path}"
     )
+    # Samples in a validation split of the data set's own do not make up for none in train.
+    path = tmp_path / "valid.npz"
+    np.savez(
+        path,
+        x=np.zeros((6, 2), np.float32),
+        y=np.array([0, 1, 3, 0, 1, 3]),
+        x_valid=np.zeros((4, 2), np.float32),
+        y_valid=np.array([0, 1, 2, 3]),
+        classes=np.array(["a", "b", "c", "d"]),
+    )
+    with pytest.raises(ConfigError, match=r"^data.classes: class 'c' \(label 2\) has no training"):
+        load_data({"name": "npz", "path": str(path), "classes": ["c", "a"]})
     with pytest.raises(ConfigError, match=r"^data.classes: the test split of .* has no samples"):
         path = npz_with_classes(tmp_path / "notest.npz", [0, 1, 2, 3] * 5, [0, 1])
         load_data({"name": "npz", "path": str(path), "classes": ["c", "d"]})

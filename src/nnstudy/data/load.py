@@ -228,9 +228,9 @@ def _check_chosen(
     valid: RawPart | None,
     test: RawPart,
 ) -> None:
-    """Every chosen class has training samples, and no split is left empty."""
-    pool = train.y if valid is None else torch.cat([train.y, valid.y])
-    counts = torch.bincount(pool, minlength=len(labels)).tolist()
+    """Every chosen class has training samples (before valid is drawn from them), and no
+    split of the data set's own is left empty."""
+    counts = torch.bincount(train.y, minlength=len(labels)).tolist()
     for new, old in enumerate(labels):
         if counts[new] == 0:
             raise ConfigError(
