@@ -24,7 +24,9 @@ the sha256 of its canonical JSON (keys sorted; paths as strings; specs by their
 `to_config()`), with CACHE_VERSION in it, so a change of any part, or of this file format,
 misses the cache.
 
-Tensors returned from memory are shared: treat them as read-only.
+Tensors returned from memory are shared with every other caller: treat them as read-only
+(each call gets its own dict). The memory holds every key used in the process until
+`clear_memory()`.
 """
 
 from __future__ import annotations
@@ -156,14 +158,14 @@ def cached_features(
     digest = hashlib.sha256(text.encode()).hexdigest()
     path = (directory if directory is not None else feature_cache_dir()) / f"{digest}.pt"
     if digest in _MEMORY:
-        return CachedFeatures(_MEMORY[digest], "memory", path, digest, _since(start))
+        return CachedFeatures(dict(_MEMORY[digest]), "memory", path, digest, _since(start))
     _check_fits(expected_bytes, what, memory if memory is not None else available_memory())
     notes = []
     if path.is_file():
         tensors, problem = _read(path, text)
         if tensors is not None:
             _MEMORY[digest] = tensors
-            return CachedFeatures(tensors, "disk", path, digest, _since(start))
+            return CachedFeatures(dict(tensors), "disk", path, digest, _since(start))
         notes.append(f"{path}: {problem}; recomputed")
         warnings.warn(f"{what}: cache file {notes[-1]}", FeatureCacheWarning, stacklevel=2)
     tensors = _checked(compute(), what)
@@ -173,7 +175,7 @@ def cached_features(
         notes.append(f"{path}: not written ({exc}); kept in memory only")
         warnings.warn(f"{what}: cache file {notes[-1]}", FeatureCacheWarning, stacklevel=2)
     _MEMORY[digest] = tensors
-    return CachedFeatures(tensors, "computed", path, digest, _since(start), tuple(notes))
+    return CachedFeatures(dict(tensors), "computed", path, digest, _since(start), tuple(notes))
 
 
 def _check_fits(expected: int, what: str, memory: AvailableMemory) -> None:

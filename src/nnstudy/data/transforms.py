@@ -114,8 +114,7 @@ def step_shape(step: StepSpec, shape: tuple[int, ...], where: str) -> tuple[int,
             accepted = "1" if channels == 1 else f"1 or {channels}"
             hint = "; put to_rgb before it" if (given, channels) == (3, 1) else ""
             raise ConfigError(
-                f"{where}.normalize: {given} means for {channels} channels; "
-                f"give {accepted}{hint}"
+                f"{where}.normalize: {given} means for {channels} channels; give {accepted}{hint}"
             )
         return shape
     if len(shape) != 3:
