@@ -153,3 +153,81 @@ def test_bundle_reports_counts_classes_and_moves_to_a_device():
     )
     with pytest.raises(KeyError):
         bundle.batch("validation", torch.arange(3))
+
+
+def all_inputs(bundle: DataBundle) -> dict[str, torch.Tensor]:
+    return {s.name: bundle.batch(s, torch.arange(len(s))) for s in bundle.splits}
+
+
+def test_with_inputs_keeps_labels_and_classes_and_batches_rows_of_the_given_features(mnist_dir):
+    bundle = load_data({"name": "mnist", "root": str(mnist_dir()), "classes": [7, 2]})
+    features = {s.name: torch.randn(len(s), 4, 3, 3, dtype=torch.float64) for s in bundle.splits}
+    on = bundle.with_inputs(features, origin="features of a test backbone")
+    assert on.input_shape == (36,) and on.classes == ["7", "2"]
+    assert on.counts == bundle.counts and on.origin == "features of a test backbone"
+    for s in on.splits:
+        assert torch.equal(s.y, bundle.split(s.name).y)
+        assert s.prepared.dtype == torch.float32 and s.prepared.shape == (len(s), 36)
+    idx = torch.tensor([[3, 0], [1, 1]])
+    x = on.batch("valid", idx)
+    assert x.shape == (2, 2, 36)
+    assert torch.equal(x[0, 0], features["valid"][3].reshape(36).float())
+    assert "input shape: (36,)" in str(on.describe())
+
+
+def test_with_inputs_refuses_augmentation_and_inputs_that_do_not_match_the_splits(mnist_dir):
+    root = str(mnist_dir())
+    augmented = load_data({"name": "mnist", "root": root, "augment": ["hflip"]})
+    with pytest.raises(ConfigError, match=r"^data\.augment: hflip cannot apply to inputs"):
+        augmented.with_inputs(all_inputs(augmented))
+    bundle = load_data({"name": "mnist", "root": root})
+    inputs = all_inputs(bundle)
+    with pytest.raises(ValueError, match=r"no inputs for split test"):
+        bundle.with_inputs({"train": inputs["train"], "valid": inputs["valid"]})
+    with pytest.raises(ValueError, match=r"valid has 20 samples, its inputs \[19, 1, 28, 28\]"):
+        bundle.with_inputs({**inputs, "valid": inputs["valid"][1:]})
+    with pytest.raises(ValueError, match=r"test inputs have 10 values, train 784"):
+        bundle.with_inputs({**inputs, "test": torch.zeros(len(bundle.test), 10)})
+
+
+def test_the_trainer_trains_on_inputs_given_as_features_exactly_as_on_the_pixels():
+    from nnstudy.config.run import RunSpec
+    from nnstudy.training.trainer import train_group
+
+    flat = load_data({"name": "digits", "transforms": ["flatten"]})
+    images = load_data({"name": "digits"})
+    given = images.with_inputs(all_inputs(images))  # the pixels, as if a backbone made them
+    assert given.input_shape == flat.input_shape == (64,)
+    spec = RunSpec.model_validate(
+        {
+            "data": {"name": "digits"},
+            "model": {"mlp": {"hidden": [16]}},
+            "train": {"epochs": 3, "batch_size": 32, "seed": 4, "lr": 0.1},
+        }
+    )
+    on_pixels = train_group([spec], flat, dtype=torch.float64)[0]
+    on_given = train_group([spec], given, dtype=torch.float64)[0]
+    assert on_given.history == on_pixels.history
+    for name, value in on_pixels.state_dict.items():
+        assert torch.equal(on_given.state_dict[name], value)
+
+
+def test_fingerprint_changes_with_the_data_and_not_with_where_it_was_read(mnist_dir):
+    first = load_data({"name": "mnist", "root": str(mnist_dir(name="a"))})
+    copy = load_data({"name": "mnist", "root": str(mnist_dir(name="b"))})  # same bytes
+    assert first.fingerprint() == copy.fingerprint()
+    assert len(first.fingerprint()) == 64
+    root = str(mnist_dir(name="c"))
+    others = [
+        load_data({"name": "mnist", "root": root, "split_seed": 1}),
+        load_data({"name": "mnist", "root": root, "classes": [0, 1]}),
+        load_data({"name": "mnist", "root": root, "max_per_class": 5}),
+        load_data({"name": "mnist", "root": root, "transforms": [{"pad": 1}]}),
+        load_data({"name": "mnist", "root": root, "augment": [{"random_crop": 24}]}),
+        load_data({"name": "mnist", "root": str(mnist_dir(n_test=40, name="d"))}),
+    ]
+    prints = {first.fingerprint(), *(b.fingerprint() for b in others)}
+    assert len(prints) == 1 + len(others)
+    relabelled = load_data({"name": "mnist", "root": root})
+    relabelled.classes = [f"digit {c}" for c in range(10)]
+    assert relabelled.fingerprint() != first.fingerprint()

@@ -83,7 +83,7 @@ def test_data_show_applies_set_overrides(mnist_dir, tmp_path, capsys):
         ),
         (
             ["data", "show", "digits", "--set", "transforms=[grayscale, blurr]"],
-            "error: data.transforms[1]: unknown transform 'blurr'; one of grayscale, resize",
+            "error: data.transforms[1]: unknown transform 'blurr'; one of grayscale, to_rgb, resize",
         ),
         (
             ["data", "show", "digits", "--set", "transforms=[{gaussian_blur: 4}]"],

@@ -83,7 +83,7 @@ def test_blur_without_sigma_takes_torchvisions_default_for_the_kernel():
     [
         (
             {"transforms": ["grayscale", {"resize": 32}, {"blurr": 1}]},
-            "data.transforms[2]: unknown transform 'blurr'; one of grayscale, resize, "
+            "data.transforms[2]: unknown transform 'blurr'; one of grayscale, to_rgb, resize, "
             "gaussian_blur, normalize, pad, flatten",
         ),
         (

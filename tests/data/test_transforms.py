@@ -5,18 +5,31 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from scipy import ndimage
 
-from nnstudy.config.data import GaussianBlur, Normalize, Pad, Resize, parse_data_spec
+from nnstudy.config.data import (
+    Flatten,
+    GaussianBlur,
+    Normalize,
+    Pad,
+    Resize,
+    ToRGB,
+    parse_data_spec,
+)
+from nnstudy.data import load_data
 from nnstudy.data.transforms import (
     channel_stats,
     gaussian_blur,
     gaussian_kernel1d,
+    gray_to_rgb,
     normalize,
     pad,
+    pipeline,
     prepare,
     resize,
     rgb_to_grayscale,
+    step_function,
     step_shape,
     to_float,
 )
@@ -175,3 +188,117 @@ def test_channel_stats_of_uint8_from_histograms_equal_the_float64_computation():
     v_mean, v_std = channel_stats(vectors)
     assert v_mean == pytest.approx([vectors.double().mean().item()])
     assert v_std == pytest.approx([vectors.double().std(unbiased=False).item()])
+
+
+def test_to_rgb_repeats_a_grey_channel_and_keeps_three_channels():
+    grey = torch.rand(2, 1, 3, 4)
+    rgb = gray_to_rgb(grey)
+    assert rgb.shape == (2, 3, 3, 4)
+    for c in range(3):
+        assert torch.equal(rgb[:, c], grey[:, 0])
+    colour = torch.rand(2, 3, 3, 4)
+    assert gray_to_rgb(colour) is colour
+    assert step_shape(ToRGB(), (1, 28, 28), "t") == (3, 28, 28)
+    assert step_shape(ToRGB(), (3, 8, 8), "t") == (3, 8, 8)
+
+
+def test_grayscale_then_to_rgb_is_torchvisions_grayscale_with_three_output_channels():
+    pixel = torch.tensor([0.2, 0.6, 1.0]).view(1, 3, 1, 1)
+    out = gray_to_rgb(rgb_to_grayscale(pixel))
+    luma = 0.2989 * 0.2 + 0.587 * 0.6 + 0.114 * 1.0
+    assert out.flatten().tolist() == pytest.approx([luma] * 3)
+
+
+def test_to_rgb_on_two_channels_is_a_config_error_naming_the_step(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        step_shape(ToRGB(), (2, 5, 5), "data.transforms[1]")
+    assert str(err.value) == (
+        "data.transforms[1]: to_rgb needs 1 (grey) or 3 channels, the images have 2"
+    )
+    path = tmp_path / "two.npz"
+    np.savez(path, x=np.zeros((4, 2, 5, 5), np.uint8), y=np.array([0, 1, 0, 1]))
+    with pytest.raises(ConfigError, match=r"^data\.transforms\[0\]: to_rgb needs 1 \(grey\)"):
+        load_data({"name": "npz", "path": str(path), "transforms": ["to_rgb"]})
+
+
+def test_normalize_presets_are_imagenets_and_mnists_numbers_and_are_written_back_by_name():
+    spec = parse_data_spec(
+        {"transforms": [{"normalize": "imagenet"}, {"normalize": {"preset": "mnist"}}]}
+    )
+    imagenet, mnist = spec.transforms
+    assert imagenet.mean == (0.485, 0.456, 0.406) and imagenet.std == (0.229, 0.224, 0.225)
+    assert mnist.mean == (0.1307,) and mnist.std == (0.3081,)
+    assert spec.to_config()["transforms"] == [{"normalize": "imagenet"}, {"normalize": "mnist"}]
+    assert parse_data_spec(spec.to_config()) == spec
+    x = torch.tensor([0.0, 0.5, 1.0]).view(1, 3, 1, 1)
+    out = step_function(imagenet)(x).flatten().tolist()
+    assert out == pytest.approx([(0.0 - 0.485) / 0.229, (0.5 - 0.456) / 0.224, (1 - 0.406) / 0.225])
+
+
+@pytest.mark.parametrize(
+    ("normalize", "message"),
+    [
+        ("imagenett", "data.transforms[0]: unknown normalize preset 'imagenett'; one of auto, "),
+        ({"preset": "cifar"}, "data.transforms[0].normalize: unknown preset 'cifar'"),
+        (
+            {"preset": "mnist", "mean": [0.5], "std": [0.5]},
+            "data.transforms[0].normalize: preset mnist is mean [0.1307], std [0.3081]",
+        ),
+    ],
+)
+def test_bad_normalize_presets_are_config_errors(normalize, message):
+    with pytest.raises(ConfigError) as err:
+        parse_data_spec({"transforms": [{"normalize": normalize}]})
+    assert str(err.value).startswith(message)
+
+
+def test_imagenet_normalize_on_grey_images_says_to_put_to_rgb_first():
+    with pytest.raises(ConfigError) as err:
+        load_data({"name": "digits", "transforms": [{"normalize": "imagenet"}]})
+    assert str(err.value) == (
+        "data.transforms[0].normalize: 3 means for 1 channels; give 1; put to_rgb before it"
+    )
+
+
+def test_pipeline_is_to_float_then_each_step_as_f_interpolate_and_the_formulas():
+    x = (torch.rand(5, 1, 12, 10) * 255).to(torch.uint8)
+    steps = parse_data_spec(
+        {"transforms": ["to_rgb", {"resize": [20, 16]}, {"normalize": "imagenet"}, "flatten"]}
+    ).transforms
+    pipe = pipeline(steps, (1, 12, 10))
+    assert pipe.out_shape == (3 * 20 * 16,) and pipe.in_shape == (1, 12, 10)
+    grey = x.double() / 255
+    big = F.interpolate(
+        grey.expand(5, 3, 12, 10), size=(20, 16), mode="bilinear", align_corners=False
+    )  # upsampling: antialiasing does not apply
+    mean = torch.tensor([0.485, 0.456, 0.406], dtype=torch.float64).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225], dtype=torch.float64).view(1, 3, 1, 1)
+    expected = ((big - mean) / std).reshape(5, -1)
+    out = pipe(x)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out.double(), expected, rtol=0, atol=1e-5)
+    assert pipe.to_config() == [
+        "to_rgb",
+        {"resize": [20, 16]},
+        {"normalize": "imagenet"},
+        "flatten",
+    ]
+
+
+def test_pipeline_equals_the_transforms_prepare_runs_at_load(mnist_dir):
+    transforms = ["to_rgb", {"resize": 16}, {"normalize": "imagenet"}]
+    bundle = load_data({"name": "mnist", "root": str(mnist_dir()), "transforms": transforms})
+    pipe = pipeline(bundle.spec.transforms, tuple(bundle.test.x.shape[1:]))
+    assert torch.equal(pipe(bundle.test.x), bundle.test.prepared)
+    assert bundle.input_shape == pipe.out_shape == (3, 16, 16)
+
+
+def test_pipeline_refuses_auto_normalize_a_middle_flatten_and_samples_of_another_shape():
+    auto = parse_data_spec({"transforms": ["normalize"]}).transforms
+    with pytest.raises(ConfigError, match=r"^preprocess\[0\]\.normalize: auto is measured at"):
+        pipeline(auto, (1, 8, 8))
+    with pytest.raises(ConfigError, match=r"^preprocess: flatten must be the last step"):
+        pipeline([Flatten(), Pad(padding=1)], (1, 8, 8))
+    pipe = pipeline([Pad(padding=1)], (1, 8, 8))
+    with pytest.raises(ValueError, match=r"expected samples \(1, 8, 8\), got \(1, 9, 9\)"):
+        pipe(torch.zeros(2, 1, 9, 9))

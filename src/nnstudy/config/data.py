@@ -6,11 +6,14 @@ data:
   root: ../shared/data/mnist-10k
   valid_fraction: 0.1         # stratified share of train held out for validation
   split_seed: 0
+  classes: [5, 6, 7, 8, 9]    # keep these classes (indices or names), relabelled 0..K-1
+  max_per_class: 50           # at most 50 training images per class (valid is carved first)
   transforms:                 # deterministic, applied once at load, in this order
     - grayscale
+    - to_rgb                  # 1 channel -> 3 equal channels
     - {resize: [32, 32]}
     - {gaussian_blur: {kernel: 3, sigma: 0.7}}
-    - {normalize: auto}       # or {normalize: {mean: [0.5], std: [0.5]}}
+    - {normalize: auto}       # or imagenet, mnist, or {mean: [0.5], std: [0.5]}
     - {pad: 2}
     - flatten                 # must come last
   augment:                    # random, training batches only
@@ -46,6 +49,14 @@ from nnstudy.errors import ConfigError
 
 #: Data sets that come without a test split of their own; one is carved out (see `fractions`).
 DEFAULT_TEST_FRACTION = 0.2
+
+#: Named mean and std per channel for `{normalize: NAME}`: ImageNet's (what torchvision's
+#: pretrained models expect, on RGB in [0, 1]) and MNIST's training set (PyTorch's MNIST
+#: example).
+NORMALIZE_PRESETS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
+    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    "mnist": ((0.1307,), (0.3081,)),
+}
 
 
 def _pair(value: Any) -> Any:
@@ -85,6 +96,13 @@ class Grayscale(StepSpec):
     kind: Literal["grayscale"] = "grayscale"
 
 
+class ToRGB(StepSpec):
+    """One grey channel to three equal ones (R = G = B = L, as PIL's `convert("RGB")`); three
+    channels as they are. `[grayscale, to_rgb]` is torchvision's `Grayscale(3)`."""
+
+    kind: Literal["to_rgb"] = "to_rgb"
+
+
 class Resize(StepSpec):
     """Bilinear resize to (H, W) with antialiasing, as torchvision's tensor Resize."""
 
@@ -121,11 +139,14 @@ class GaussianBlur(StepSpec):
 
 
 class Normalize(StepSpec):
-    """(x - mean) / std per channel; `auto` takes mean and std from the training split."""
+    """(x - mean) / std per channel; `auto` takes mean and std from the training split, a
+    `preset` name (`imagenet`, `mnist`) the numbers of NORMALIZE_PRESETS (and is written
+    back by its name)."""
 
     kind: Literal["normalize"] = "normalize"
     mean: tuple[float, ...] | None = None
     std: tuple[Annotated[float, Field(gt=0)], ...] | None = None
+    preset: str | None = None
 
     @property
     def auto(self) -> bool:
@@ -134,6 +155,20 @@ class Normalize(StepSpec):
 
     @model_validator(mode="after")
     def _both_or_none(self) -> Normalize:
+        if self.preset is not None:
+            if self.preset not in NORMALIZE_PRESETS:
+                raise ValueError(
+                    f"unknown preset {self.preset!r}; one of {', '.join(NORMALIZE_PRESETS)}"
+                )
+            mean, std = NORMALIZE_PRESETS[self.preset]
+            if self.mean is None and self.std is None:
+                object.__setattr__(self, "mean", mean)
+                object.__setattr__(self, "std", std)
+            elif (self.mean, self.std) != (mean, std):
+                raise ValueError(
+                    f"preset {self.preset} is mean {list(mean)}, std {list(std)}; leave out "
+                    "mean and std, or the preset"
+                )
         if (self.mean is None) != (self.std is None):
             raise ValueError("give both mean and std (one number per channel), or write auto")
         if self.mean is not None and self.std is not None and len(self.mean) != len(self.std):
@@ -146,6 +181,8 @@ class Normalize(StepSpec):
     def _serialize(self) -> Any:
         if self.auto:
             return {"normalize": "auto"}
+        if self.preset is not None:
+            return {"normalize": self.preset}
         return {"normalize": {"mean": list(self.mean or ()), "std": list(self.std or ())}}
 
 
@@ -187,7 +224,7 @@ class HFlip(StepSpec):
 
 TRANSFORMS: dict[str, type[StepSpec]] = {
     c.model_fields["kind"].default: c
-    for c in (Grayscale, Resize, GaussianBlur, Normalize, Pad, Flatten)
+    for c in (Grayscale, ToRGB, Resize, GaussianBlur, Normalize, Pad, Flatten)
 }
 AUGMENTS: dict[str, type[StepSpec]] = {
     c.model_fields["kind"].default: c for c in (RandomCrop, HFlip)
@@ -212,6 +249,13 @@ def _step_reader(table: dict[str, type[StepSpec]], what: str):
             raise ValueError(f"unknown {what} {name!r}; one of {', '.join(table)}")
         if cls is Normalize and (args is None or args == "auto"):
             return {"kind": name}
+        if cls is Normalize and not isinstance(args, dict):
+            if isinstance(args, str) and args in NORMALIZE_PRESETS:
+                return {"kind": name, "preset": args}
+            raise ValueError(
+                f"unknown normalize preset {args!r}; one of auto, {', '.join(NORMALIZE_PRESETS)}, "
+                "or {mean: [...], std: [...]}"
+            )
         if args is None:
             args = {}
         elif not isinstance(args, dict):
@@ -227,7 +271,8 @@ def _step_reader(table: dict[str, type[StepSpec]], what: str):
 
 TransformSpec = Annotated[
     Annotated[
-        Grayscale | Resize | GaussianBlur | Normalize | Pad | Flatten, Field(discriminator="kind")
+        Grayscale | ToRGB | Resize | GaussianBlur | Normalize | Pad | Flatten,
+        Field(discriminator="kind"),
     ],
     BeforeValidator(_step_reader(TRANSFORMS, "transform")),
 ]
@@ -256,6 +301,57 @@ class Fractions(BaseModel):
         return self
 
 
+#: A class of `data.classes`: its label index (an int) or its name (a string).
+ClassRef = int | str
+
+
+def resolve_classes(
+    selection: list[ClassRef], names: list[str] | tuple[str, ...], dataset: str
+) -> list[int]:
+    """The label indices of `selection`, in its order: an int is a label index, a string a
+    class name. A ValueError names a class the data set does not have (and lists those it
+    has), or a class given twice (also as index and name)."""
+    index = {name: i for i, name in enumerate(names)}
+    valid = f"{dataset} has classes 0..{len(names) - 1}: {', '.join(names)}"
+    out: list[int] = []
+    for item in selection:
+        if isinstance(item, str):
+            if item not in index:
+                raise ValueError(f"unknown class {item!r}; {valid}")
+            label = index[item]
+        elif not 0 <= item < len(names):
+            raise ValueError(f"no class {item}; {valid}")
+        else:
+            label = item
+        if label in out:
+            first = selection[out.index(label)]
+            same = "" if first == item else f" ({first!r} and {item!r} are both class {label})"
+            raise ValueError(f"class {names[label]!r} is given twice{same}")
+        out.append(label)
+    return out
+
+
+def _class_list(value: Any) -> Any:
+    """A list of label indices and class names, each once; the rest is checked by the data."""
+    if value is None:
+        return value
+    if not isinstance(value, list | tuple):
+        raise ValueError(
+            f"expected a list of class indices or names, e.g. [5, 6, 7, 8, 9], got {value!r}"
+        )
+    if not value:
+        raise ValueError("is empty; give the classes to keep, e.g. [5, 6, 7, 8, 9]")
+    for i, item in enumerate(value):
+        whole = isinstance(item, int) and not isinstance(item, bool)
+        if not (whole and item >= 0) and not (isinstance(item, str) and item):
+            raise ValueError(
+                f"[{i}] is {item!r}; a class is a label index (0, 1, ...) or a class name"
+            )
+        if item in value[:i]:
+            raise ValueError(f"class {item!r} is given twice")
+    return list(value)
+
+
 def _plain(value: Any) -> Any:
     """NumPy and torch numbers and arrays as the Python numbers and lists YAML would give, so
     that they validate as numbers do and an error shows `0.9`, not `tensor([0.9000], ...)`."""
@@ -280,6 +376,11 @@ class DataSpec(BaseModel):
     or `fractions.test`, always drawn with seed 0 so it never depends on `split_seed`);
     validation is the data set's own (a folder's `valid/`, an npz's `x_valid`), else a
     stratified `valid_fraction` of train drawn with `split_seed`.
+
+    Subsets: `classes` keeps those classes (label indices or names) in every split, relabelled
+    0..K-1 in the order given, after the test split is made and before the validation split
+    is drawn; `max_per_class` then keeps at most N training samples per class, drawn after
+    the validation split so that it does not eat them (see docs/data.md).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -287,8 +388,10 @@ class DataSpec(BaseModel):
     root: Path | None = Field(None, validate_default=True)
     path: Path | None = Field(None, validate_default=True)
     valid_fraction: float = Field(0.1, ge=0.0, lt=1.0)
-    split_seed: int = 0
+    split_seed: int = Field(0, ge=0)
     fractions: Fractions | None = None
+    classes: Annotated[list[ClassRef] | None, BeforeValidator(_class_list)] = None
+    max_per_class: int | None = Field(None, ge=1, strict=True)
     color: Literal["rgb", "grayscale"] | None = Field(None, validate_default=True)
     transforms: list[TransformSpec] = Field(default_factory=list)
     augment: list[AugmentSpec] = Field(default_factory=list)
@@ -333,6 +436,16 @@ class DataSpec(BaseModel):
             f"not used by name {dataset.name} (only by {', '.join(takers)}); "
             f"{dataset.name} takes {takes}"
         )
+
+    @field_validator("classes")
+    @classmethod
+    def _known_classes(cls, value: list[ClassRef] | None, info: ValidationInfo) -> Any:
+        # Data sets that name their classes in the catalog are checked here; folders and npz
+        # files name theirs in the files, so load_data checks those.
+        dataset = _dataset(info)
+        if value is not None and dataset is not None and dataset.classes:
+            resolve_classes(value, dataset.classes, dataset.name)
+        return value
 
     @field_validator("color")
     @classmethod

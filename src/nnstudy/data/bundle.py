@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -12,6 +16,10 @@ from nnstudy.config.datasets import SPLITS
 from nnstudy.data.augment import Augmenter
 from nnstudy.data.describe import DataDescription, describe_bundle
 from nnstudy.data.transforms import channel_stats
+from nnstudy.errors import ConfigError
+
+#: The version of `DataBundle.fingerprint`'s recipe; part of every fingerprint.
+FINGERPRINT_VERSION = 1
 
 
 @dataclass
@@ -120,6 +128,74 @@ class DataBundle:
     def pixel_stats(self, split: str | Split = "train") -> tuple[list[float], list[float]]:
         """Mean and std per channel of the prepared samples of `split` (after transforms)."""
         return channel_stats(self.split(split).prepared)
+
+    def fingerprint(self) -> str:
+        """The hex sha256 of what `batch(split, idx)` returns for evaluation, for every split:
+        the prepared samples (bytes, dtype, shape), the labels, the class names, the input
+        shape and the augmentation (whose evaluation form, a centre crop, is part of it).
+
+        Equal fingerprints mean equal inputs and labels, however they were read (another
+        root, a downloaded copy): the data part of a feature cache key. It hashes every
+        prepared byte (about a second per GB).
+        """
+        digest = hashlib.sha256()
+        header = {
+            "version": FINGERPRINT_VERSION,
+            "classes": self.classes,
+            "input_shape": list(self.input_shape),
+            "augment": [s.to_config() for s in self.spec.augment],
+        }
+        digest.update(json.dumps(header, sort_keys=True).encode())
+        for s in self.splits:
+            for t in (s.prepared, s.y):
+                flat = t.detach().cpu().contiguous().reshape(-1)
+                digest.update(f"|{s.name}|{t.dtype}|{list(t.shape)}|".encode())
+                digest.update(flat.view(torch.uint8).numpy())
+        return digest.hexdigest()
+
+    def with_inputs(self, inputs: Mapping[str, Tensor], *, origin: str = "") -> DataBundle:
+        """A bundle of the same samples, labels and classes whose inputs are `inputs[split]`
+        (one row per sample, in the order of the split; e.g. a backbone's features), each
+        flattened to [N, D] and held as float32: `batch` then gathers rows of D values and
+        `input_shape` is (D,), so the trainer trains on them as on pixels.
+
+        `origin` says where the inputs come from (default: "inputs computed from <origin>").
+        A data block with `augment` is refused: random augmentation cannot apply to inputs
+        computed once.
+        """
+        if self.spec.augment:
+            kinds = ", ".join(s.kind for s in self.spec.augment)
+            raise ConfigError(
+                f"data.augment: {kinds} cannot apply to inputs computed once from the "
+                "unaugmented images (such as cached features); remove data.augment"
+            )
+        missing = [s for s in SPLITS if s not in inputs]
+        if missing:
+            raise ValueError(f"with_inputs: no inputs for split {', '.join(missing)}")
+        splits = {}
+        width = None
+        for s in self.splits:
+            x = inputs[s.name]
+            if x.dim() == 0 or x.shape[0] != len(s):
+                raise ValueError(
+                    f"with_inputs: {s.name} has {len(s)} samples, its inputs {list(x.shape)}"
+                )
+            x = x.reshape(len(s), math.prod(x.shape[1:])).to(torch.float32)
+            if width is not None and x.shape[1] != width:
+                raise ValueError(
+                    f"with_inputs: {s.name} inputs have {x.shape[1]} values, train {width}"
+                )
+            width = int(x.shape[1])
+            splits[s.name] = Split(s.name, x, s.y, x)
+        return replace(
+            self,
+            train=splits["train"],
+            valid=splits["valid"],
+            test=splits["test"],
+            input_shape=(int(width or 0),),
+            augmenter=Augmenter([], (int(width or 0),), []),
+            origin=origin or f"inputs computed from {self.origin}",
+        )
 
     def describe(self) -> DataDescription:
         """What `nnstudy data show` prints: origin, classes, shapes, split sizes and how each

@@ -66,6 +66,7 @@ def describe_bundle(bundle: DataBundle) -> DataDescription:
     lines = [
         f"{spec.name}: {bundle.origin} (loaded in {bundle.load_seconds:.2f} s)",
         f"classes: {bundle.num_classes} ({', '.join(bundle.classes)})",
+        *([f"  chosen: {bundle.provenance['classes']}"] if "classes" in bundle.provenance else []),
         f"input shape: {bundle.input_shape} (source {stored} {tuple(train.x.shape[1:])}; "
         "float32 batches)",
         f"training images: {len(train) + len(valid):,} = {len(train):,} train "

@@ -4,8 +4,10 @@
    (downloaded and unpacked there first); its reader decodes them into tensors (uint8 where
    the files are).
 2. Splits: the data set's own test split, else a stratified one (20%, or `fractions.test`)
-   drawn with seed 0; its own validation split, else a stratified `valid_fraction` of train
-   (or `fractions.valid` of the whole) drawn with `split_seed`.
+   drawn with seed 0; then `classes` keeps the classes chosen, in every split, relabelled
+   0..K-1; then the data set's own validation split, else a stratified `valid_fraction` of
+   train (or `fractions.valid` of the whole) drawn with `split_seed`; then `max_per_class`
+   keeps at most N training samples per class.
 3. The deterministic transforms run once over every split (normalize `auto` measured on
    train at its place in the list); batches then only gather, convert and augment.
 """
@@ -26,15 +28,17 @@ from nnstudy.config.data import (
     Grayscale,
     Resize,
     StepSpec,
+    ToRGB,
     parse_data_spec,
+    resolve_classes,
 )
 from nnstudy.config.datasets import Dataset
 from nnstudy.data.augment import Augmenter
 from nnstudy.data.bundle import DataBundle, Split
 from nnstudy.data.raw import RawData, RawPart
-from nnstudy.data.splits import stratified_split
+from nnstudy.data.splits import per_class_subset, stratified_split
 from nnstudy.data.transforms import prepare, step_function
-from nnstudy.errors import DataError
+from nnstudy.errors import ConfigError, DataError
 
 #: The seed of carved-out test splits: fixed, so that trials with different `split_seed`
 #: are scored on the same test images.
@@ -100,7 +104,7 @@ def load_data(
     spec = parse_data_spec(spec)
     dataset = spec.dataset
     raw = READERS[dataset.reader](spec, dataset, _files(spec, dataset, progress))
-    parts, provenance = _split(raw, spec)
+    parts, provenance, classes = _split(raw, spec)
     prepared, steps, image_shape = prepare({k: p.x for k, p in parts.items()}, spec.transforms)
     augmenter = Augmenter(
         spec.augment, image_shape, _black_pixel(steps, tuple(raw.train.x.shape[1:]))
@@ -111,7 +115,7 @@ def load_data(
     splits = {k: Split(k, p.x, p.y, prepared[k]) for k, p in parts.items()}
     return DataBundle(
         spec=spec.model_copy(update={"transforms": steps}),
-        classes=list(raw.classes),
+        classes=classes,
         train=splits["train"],
         valid=splits["valid"],
         test=splits["test"],
@@ -134,8 +138,9 @@ def _files(spec: DataSpec, dataset: Dataset, progress: bool) -> Path | None:
     return dataset_folder(dataset, given, progress=progress)
 
 
-def _split(raw: RawData, spec: DataSpec) -> tuple[dict[str, RawPart], dict[str, str]]:
-    """The three splits and a line per split saying how it was made."""
+def _split(raw: RawData, spec: DataSpec) -> tuple[dict[str, RawPart], dict[str, str], list[str]]:
+    """The three splits, a line per split saying how it was made (and one for `classes`),
+    and the class names."""
     fractions = spec.fractions
     if fractions is not None and (raw.test is not None or raw.valid is not None):
         own = "test" if raw.test is not None else "validation"
@@ -161,6 +166,19 @@ def _split(raw: RawData, spec: DataSpec) -> tuple[dict[str, RawPart], dict[str, 
         train, test = _take(train, keep), _take(train, held)
         how["train"] = "all but test"
     valid = raw.valid
+    classes = list(raw.classes)
+    if spec.classes is not None:
+        labels = _chosen_labels(spec.classes, classes, raw.origin)
+        train, test = _select(train, labels), _select(test, labels)
+        valid = _select(valid, labels) if valid is not None else None
+        _check_chosen(labels, classes, raw.origin, train, valid, test)
+        chosen = ", ".join(classes[c] for c in labels)
+        how["classes"] = (
+            f"{len(labels)} of {len(classes)} ({chosen}; data.classes), relabelled "
+            f"0..{len(labels) - 1} in that order, in every split"
+            + (" (the test split was drawn from all classes first)" if raw.test is None else "")
+        )
+        classes = [classes[c] for c in labels]
     if valid is None:
         if fractions is not None:
             share = fractions.valid / (fractions.train + fractions.valid)
@@ -173,7 +191,58 @@ def _split(raw: RawData, spec: DataSpec) -> tuple[dict[str, RawPart], dict[str, 
         )
         how["train"] += ", less valid"
         train, valid = _take(train, keep), _take(train, held)
-    return {"train": train, "valid": valid, "test": test}, how
+    if spec.max_per_class is not None:
+        before = len(train)
+        train = _take(train, per_class_subset(train.y.numpy(), spec.max_per_class, spec.split_seed))
+        how["train"] += (
+            f", at most {spec.max_per_class:,} per class (max_per_class, split_seed "
+            f"{spec.split_seed}): {len(train):,} of {before:,}"
+        )
+    return {"train": train, "valid": valid, "test": test}, how, classes
+
+
+def _chosen_labels(selection: list[int | str], names: list[str], origin: str) -> list[int]:
+    """The label indices `data.classes` names; checked here for data sets whose files name
+    their classes (folders, npz), as the config checked those of the catalog."""
+    try:
+        return resolve_classes(selection, names, origin)
+    except ValueError as exc:
+        raise ConfigError(f"data.classes: {exc}") from None
+
+
+def _select(part: RawPart, labels: list[int]) -> RawPart:
+    """The samples of `part` whose label is in `labels`, relabelled by their place there."""
+    size = max(max(labels), int(part.y.max()) if len(part) else 0) + 1
+    new_label = torch.full((size,), -1, dtype=torch.int64)
+    new_label[torch.tensor(labels)] = torch.arange(len(labels))
+    y = new_label[part.y]
+    keep = torch.nonzero(y >= 0).squeeze(1)
+    return RawPart(part.x.index_select(0, keep), y.index_select(0, keep))
+
+
+def _check_chosen(
+    labels: list[int],
+    names: list[str],
+    origin: str,
+    train: RawPart,
+    valid: RawPart | None,
+    test: RawPart,
+) -> None:
+    """Every chosen class has training samples (before valid is drawn from them), and no
+    split of the data set's own is left empty."""
+    counts = torch.bincount(train.y, minlength=len(labels)).tolist()
+    for new, old in enumerate(labels):
+        if counts[new] == 0:
+            raise ConfigError(
+                f"data.classes: class {names[old]!r} (label {old}) has no training samples "
+                f"in {origin}"
+            )
+    for split, part in (("valid", valid), ("test", test)):
+        if part is not None and len(part) == 0:
+            raise ConfigError(
+                f"data.classes: the {split} split of {origin} has no samples of the chosen "
+                f"classes ({', '.join(names[c] for c in labels)})"
+            )
 
 
 def _pct(share: float) -> str:
@@ -187,11 +256,12 @@ def _take(part: RawPart, index: Any) -> RawPart:
 
 def _decode_size(steps: list[StepSpec]) -> tuple[int, int] | None:
     """The size images of mixed sizes are resized to at decode: the first resize, when only
-    grayscale comes before it (both commute: each is linear per pixel or per channel)."""
+    grayscale and to_rgb come before it (they commute with it: each acts on one pixel at a
+    time, resize on one channel at a time)."""
     for step in steps:
         if isinstance(step, Resize):
             return step.size
-        if not isinstance(step, Grayscale):
+        if not isinstance(step, Grayscale | ToRGB):
             return None
     return None
 

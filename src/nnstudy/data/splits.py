@@ -36,3 +36,23 @@ def stratified_split(
     mask = np.ones(n, dtype=bool)
     mask[held_out] = False
     return np.flatnonzero(mask).astype(np.int64), held_out
+
+
+def per_class_subset(labels: np.ndarray, limit: int, seed: int) -> np.ndarray:
+    """Sorted indices of at most `limit` samples of each class (all of a smaller class).
+
+    The samples of class c are shuffled by a permutation drawn from
+    `numpy.random.default_rng([seed, 1])`, one class after another in label order, and the
+    first `limit` are kept. The permutations do not depend on `limit`, so for the same labels
+    and seed a smaller subset is contained in every larger one; the stream [seed, 1] is
+    independent of the one `stratified_split` draws from `seed`.
+    """
+    labels = np.asarray(labels)
+    rng = np.random.default_rng([seed, 1])
+    kept = []
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        kept.append(members[rng.permutation(len(members))[:limit]])
+    if not kept:
+        return np.zeros(0, dtype=np.int64)
+    return np.sort(np.concatenate(kept)).astype(np.int64)

@@ -3,6 +3,7 @@
 Each function reproduces its torchvision counterpart on float tensors:
 
 - grayscale: L = 0.2989 R + 0.587 G + 0.114 B (`rgb_to_grayscale`);
+- to_rgb: R = G = B = L (one grey channel repeated three times);
 - resize: bilinear, `align_corners=False`, antialiased (`Resize` on tensors);
 - gaussian blur: the 1-D kernel g_i = exp(-x_i^2 / (2 sigma^2)) / sum_j exp(-x_j^2 / (2 sigma^2))
   at x = -(k-1)/2 .. (k-1)/2, applied along H and along W (the 2-D kernel is the outer
@@ -11,12 +12,14 @@ Each function reproduces its torchvision counterpart on float tensors:
 - pad: zeros on every side.
 
 `prepare` runs a list of them over the splits of a data set, measuring `normalize: auto`
-on the training split at its place in the list.
+on the training split at its place in the list; `Pipeline` is a resolved list as one
+function on batches (the preprocessing a backbone applies to each batch it is fed).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +33,7 @@ from nnstudy.config.data import (
     Pad,
     Resize,
     StepSpec,
+    ToRGB,
 )
 from nnstudy.errors import ConfigError, DataError
 
@@ -51,6 +55,13 @@ def rgb_to_grayscale(x: Tensor) -> Tensor:
         return x
     r, g, b = x.unbind(dim=-3)
     return (GRAY_WEIGHTS[0] * r + GRAY_WEIGHTS[1] * g + GRAY_WEIGHTS[2] * b).unsqueeze(-3)
+
+
+def gray_to_rgb(x: Tensor) -> Tensor:
+    """[..., 1, H, W] -> [..., 3, H, W] with R = G = B = L; 3 channels as they are."""
+    if x.shape[-3] == 3:
+        return x
+    return torch.cat([x, x, x], dim=-3)
 
 
 def resize(x: Tensor, size: tuple[int, int]) -> Tensor:
@@ -98,10 +109,12 @@ def step_shape(step: StepSpec, shape: tuple[int, ...], where: str) -> tuple[int,
         return (_prod(shape),)
     if isinstance(step, Normalize):
         channels = shape[0] if len(shape) == 3 else 1
-        if not step.auto and len(step.mean or ()) not in {1, channels}:
+        given = len(step.mean or ())
+        if not step.auto and given not in {1, channels}:
+            accepted = "1" if channels == 1 else f"1 or {channels}"
+            hint = "; put to_rgb before it" if (given, channels) == (3, 1) else ""
             raise ConfigError(
-                f"{where}.normalize: {len(step.mean or ())} means for {channels} channels; "
-                f"give 1 or {channels}"
+                f"{where}.normalize: {given} means for {channels} channels; give {accepted}{hint}"
             )
         return shape
     if len(shape) != 3:
@@ -114,6 +127,10 @@ def step_shape(step: StepSpec, shape: tuple[int, ...], where: str) -> tuple[int,
         if c not in {1, 3}:
             raise ConfigError(f"{where}: grayscale needs 1 or 3 channels, the images have {c}")
         return (1, h, w)
+    if isinstance(step, ToRGB):
+        if c not in {1, 3}:
+            raise ConfigError(f"{where}: to_rgb needs 1 (grey) or 3 channels, the images have {c}")
+        return (3, h, w)
     if isinstance(step, Resize):
         return (c, *step.size)
     if isinstance(step, GaussianBlur):
@@ -132,6 +149,8 @@ def step_function(step: StepSpec) -> Callable[[Tensor], Tensor]:
     """The batch function of a resolved step (normalize with numbers, not auto)."""
     if isinstance(step, Grayscale):
         return rgb_to_grayscale
+    if isinstance(step, ToRGB):
+        return gray_to_rgb
     if isinstance(step, Resize):
         return lambda x: resize(x, step.size)
     if isinstance(step, GaussianBlur):
@@ -141,6 +160,57 @@ def step_function(step: StepSpec) -> Callable[[Tensor], Tensor]:
     if isinstance(step, Pad):
         return lambda x: pad(x, step.padding)
     raise ValueError(f"{step.kind} has no batch function")
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """Resolved transforms as one function on batches: [N, *in_shape] (uint8 or float) ->
+    float32 [N, *out_shape], each sample transformed alone (as `prepare` does at load).
+
+    Made by `pipeline(steps, in_shape)`, which checks every step against the shape that
+    reaches it. For transforms too large to keep for a whole split (a backbone's 224 x 224
+    RGB inputs), apply it batch by batch: `pipe(bundle.batch(split, idx))`.
+    """
+
+    steps: tuple[StepSpec, ...]
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    _functions: tuple[Callable[[Tensor], Tensor], ...] = field(repr=False, compare=False)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        if tuple(x.shape[1:]) != self.in_shape:
+            raise ValueError(f"expected samples {self.in_shape}, got {tuple(x.shape[1:])}")
+        x = to_float(x)
+        for fn in self._functions:
+            x = fn(x)
+        return x.reshape(len(x), *self.out_shape)
+
+    def to_config(self) -> list:
+        """The steps in their YAML form (what `parse_data_spec` reads as transforms)."""
+        return [step.to_config() for step in self.steps]
+
+
+def pipeline(
+    steps: Sequence[StepSpec], in_shape: Sequence[int], where: str = "preprocess"
+) -> Pipeline:
+    """The Pipeline of `steps` for samples of `in_shape`; ConfigErrors name `where[i]` for a
+    step that cannot apply, and for `normalize: auto` (a pipeline has no training split to
+    measure on: give mean and std, or a preset)."""
+    shape = tuple(in_shape)
+    functions = []
+    for i, step in enumerate(steps):
+        here = f"{where}[{i}]"
+        if isinstance(step, Normalize) and step.auto:
+            raise ConfigError(
+                f"{here}.normalize: auto is measured at load, not here; give mean and std or "
+                "a preset (imagenet, mnist)"
+            )
+        if isinstance(step, Flatten) and i != len(steps) - 1:
+            raise ConfigError(f"{where}: flatten must be the last step, found at [{i}]")
+        shape = step_shape(step, shape, here)
+        if not isinstance(step, Flatten):
+            functions.append(step_function(step))
+    return Pipeline(tuple(steps), tuple(in_shape), shape, tuple(functions))
 
 
 def channel_stats(x: Tensor) -> tuple[list[float], list[float]]:
