@@ -13,7 +13,7 @@ from nnstudy.errors import ConfigError, ShapeError
 from nnstudy.gradients.agreement import Agreement, agreement
 from nnstudy.models import build_model
 from nnstudy.models.layers import LinearActivation
-from nnstudy.reference.from_torch import from_torch
+from nnstudy.models.to_reference import from_torch
 
 TOL = 1e-6
 
