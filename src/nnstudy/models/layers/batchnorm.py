@@ -32,7 +32,8 @@ def _to_reference(m: nn.modules.batchnorm._BatchNorm, dtype) -> BatchNorm:
 BATCHNORM = register(LayerKind(
     spec=spec.BatchNorm, modules=(nn.BatchNorm1d, nn.BatchNorm2d), family="norm", prefix="bn",
     build=_build, to_reference=_to_reference,
+    # The kernels' names vary across torch versions; add_ counts num_batches_tracked.
     ops=("native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_no_training",
          "_batch_norm_with_update", "_batch_norm_no_update", "native_batch_norm_backward",
-         "batch_norm_backward"),
+         "batch_norm_backward", "add_"),
 ))

@@ -17,5 +17,6 @@ def _build(layer: spec.Dropout, shape: Shape, name: str) -> tuple[nn.Module, Sha
 DROPOUT = register(LayerKind(
     spec=spec.Dropout, modules=(nn.Dropout,), family="dropout", prefix="drop", build=_build,
     to_reference=lambda m, dtype: Dropout(m.p),
+    # CPU: the mask drawn, scaled, multiplied (and again backward); CUDA: one fused kernel.
     ops=("bernoulli_", "div_", "mul", "native_dropout", "native_dropout_backward"),
 ))

@@ -64,5 +64,6 @@ AVGPOOL = register(LayerKind(
 ADAPTIVE_AVGPOOL = register(LayerKind(
     spec=spec.AdaptiveAvgPool, modules=(nn.AdaptiveAvgPool2d,), family="pool",
     prefix="adapool", build=_build_adaptive, to_reference=_adaptive_reference,
-    ops=("_adaptive_avg_pool2d", "_adaptive_avg_pool2d_backward", "mean"),
+    ops=("_adaptive_avg_pool2d", "_adaptive_avg_pool2d_backward",
+         "mean", "div"),  # to 1x1: a mean, whose gradient is a division
 ))
