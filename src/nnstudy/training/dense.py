@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -55,8 +55,7 @@ class _Operands:
     gb: Tensor | None       # the bias's gradient buffer, [O] or [G, O]
 
 
-@dataclass(frozen=True)
-class _Step:
+class _Step(NamedTuple):
     """What one pass gives every op: the linear layers' operands, whether the G models
     run as one 2-D product (G = 1), and whether dropout is active."""
 

@@ -2,10 +2,11 @@
 training pass, its NumPy twin and the aten operators that price it.
 
 Each gradient is autograd's own kernel (`torch.ops.aten.*_backward`, what `loss.backward()`
-runs for that module), called with the module's settings by name, so the hand-written
-pass (`nnstudy.training.dense`) gives autograd's numbers. To add an activation: its spec
-in `nnstudy.config.layers`, one `activation(...)` entry here, its NumPy forward and
-backward in `nnstudy.reference.activations`, and tests (docs/models.md walks through it).
+runs for that module), its scalar arguments named (`RELU_THRESHOLD`, `LAST_AXIS`, or
+keywords), so that the hand-written pass (`nnstudy.training.dense`) gives autograd's
+numbers. To add an activation: its spec in `nnstudy.config.layers`, one `activation(...)`
+entry here, its NumPy forward and backward in `nnstudy.reference.activations`, and tests
+(docs/models.md walks through it).
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ TANH = activation(
 # y = max(x, 0); dy/dx = [y > 0]
 RELU = activation(
     spec.ReLU, nn.ReLU,
-    backward=lambda m, dy, x, y: aten.threshold_backward(dy, y, threshold=RELU_THRESHOLD),
+    backward=lambda m, dy, x, y: aten.threshold_backward(dy, y, RELU_THRESHOLD),
     reference=lambda m, dtype: ref.ReLU(),
     ops=("relu", "threshold_backward"),
 )
@@ -168,8 +169,7 @@ SILU = activation(
 SOFTMAX = activation(
     spec.Softmax, nn.Softmax,
     make=lambda s: nn.Softmax(dim=LAST_AXIS),
-    backward=lambda m, dy, x, y: aten._softmax_backward_data(
-        dy, y, dim=LAST_AXIS, input_dtype=y.dtype),
+    backward=lambda m, dy, x, y: aten._softmax_backward_data(dy, y, LAST_AXIS, y.dtype),
     dense_covers=_over_last_axis, elementwise=False,
     reference=lambda m, dtype: ref.Softmax(_softmax_dim(m)),
     ops=("_softmax", "_softmax_backward_data"),
@@ -179,8 +179,7 @@ SOFTMAX = activation(
 LOG_SOFTMAX = activation(
     spec.LogSoftmax, nn.LogSoftmax, prefix="logsoftmax",
     make=lambda s: nn.LogSoftmax(dim=LAST_AXIS),
-    backward=lambda m, dy, x, y: aten._log_softmax_backward_data(
-        dy, y, dim=LAST_AXIS, input_dtype=y.dtype),
+    backward=lambda m, dy, x, y: aten._log_softmax_backward_data(dy, y, LAST_AXIS, y.dtype),
     dense_covers=_over_last_axis, elementwise=False,
     reference=lambda m, dtype: ref.LogSoftmax(_softmax_dim(m)),
     ops=("_log_softmax", "_log_softmax_backward_data"),
