@@ -87,6 +87,7 @@ def test_adaptive_avg_pool_sums_each_window_exactly():
         (nn.Tanh(), 1),
         (nn.ELU(), 4),
         (nn.GELU(), 5),
+        (nn.SiLU(), 4),
         (nn.Identity(), 0),
         (LinearActivation(2.0, 1.0), 2),
     ],

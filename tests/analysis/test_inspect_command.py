@@ -116,3 +116,13 @@ def test_input_shape_must_be_positive_integers(text):
 def test_input_shape_accepts_commas_x_and_brackets():
     assert parse_input_shape("(1, 32, 32)") == parse_input_shape("1x32x32") == (1, 32, 32)
     assert parse_input_shape("784") == (784,)
+
+
+def test_a_silu_layer_is_a_row_of_4_flops_per_element(capsys, tmp_path):
+    spec = tmp_path / "silu.yaml"
+    spec.write_text("- {linear: 5}\n- swish\n- {linear: 3}\n")
+    code, out, _ = _run(capsys, str(spec), "--input", "4", "--format", "json")
+    assert code == 0
+    row = json.loads(out)["layers"][1]
+    assert (row["name"], row["type"], row["kind"], row["flops"]) == ("silu1", "SiLU",
+                                                                     "activation", 20)

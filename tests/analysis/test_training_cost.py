@@ -29,6 +29,15 @@ def test_a_second_layer_adds_its_input_gradient_and_the_activation_gradient():
     assert cost.flops != 3 * forward
 
 
+def test_silu_costs_4_forward_and_8_backward_per_element():
+    # x s(x) with s = 1/(1 + e^-x): 1 exp, 1 add, 1 division, 1 mult; its gradient
+    # g s (1 + x (1 - s)): s again (3), 1 - s, x (.), 1 + (.), s (.), g (.): 8.
+    model = nn.Sequential(nn.Linear(4, 3), nn.SiLU(), nn.Linear(3, 2))
+    assert inspect(model, (4,), training=False).rows[1].flops == 4 * 3
+    cost = measure_training_cost(model, (4,))
+    assert cost.backward_by_op["silu_backward"].flops == 8 * 3
+
+
 def test_training_without_bias_skips_bias_additions_and_bias_gradients():
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8, 3))
     cost = measure_training_cost(model, (1, 4, 4))

@@ -7,7 +7,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from nnstudy.analysis import inspect
-from nnstudy.models import ZOO, load_model
+from nnstudy.config.zoo import ZOO
+from nnstudy.models import load_model
 
 
 @pytest.fixture(scope="module")

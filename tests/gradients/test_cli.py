@@ -122,3 +122,13 @@ def test_check_a_run_config_takes_the_shape_from_its_data(tmp_path, capsys):
     assert code == 0
     assert "loss mse" in out
     assert "fc1.weight" in out
+
+
+def test_check_a_silu_mlp_passes_and_the_reference_engine_covers_it(tmp_path, capsys):
+    spec = tmp_path / "silu.yaml"
+    spec.write_text("mlp: {hidden: [6, 5], activation: swish}\n")
+    code, out, _ = _run(["check", str(spec), "--input", "4", "--samples", "0"], capsys)
+    assert code == 0
+    assert "fc1.weight" in out and "fc3.bias" in out
+    assert "reference engine (NumPy): covered" in out
+    assert "verdict: pass" in out

@@ -88,7 +88,8 @@ def _autograd(spec: dict, wrt: tuple[str, int | None, tuple[int, ...]]) -> float
         else:
             name, arg = (layer, None) if isinstance(layer, str) else next(iter(layer.items()))
             h = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
-                 "identity": lambda v: v,
+                 "identity": lambda v: v, "elu": F.elu, "gelu": F.gelu, "silu": F.silu,
+                 "swish": F.silu,
                  "leaky_relu": lambda v, s=arg: F.leaky_relu(v, s),
                  "linear_activation": lambda v, a=arg: a["a"] * v + a["c"]}[name](h)
     if spec["loss"] == "cross_entropy":
@@ -102,7 +103,8 @@ def _autograd(spec: dict, wrt: tuple[str, int | None, tuple[int, ...]]) -> float
 
 
 ACTS = st.sampled_from([None, "sigmoid", "tanh", "relu", "identity", {"leaky_relu": 0.1},
-                        {"linear_activation": {"a": 0.5, "c": 0.2}}])
+                        {"linear_activation": {"a": 0.5, "c": 0.2}}, "elu", "gelu", "silu",
+                        "swish"])
 
 
 @settings(max_examples=60, deadline=None)
@@ -174,3 +176,20 @@ def test_trace_is_public_api():
     import nnstudy
 
     assert f"{nnstudy.trace(str(EXAMPLE)).product:.4e}" == "6.2158e-04"
+
+
+def test_an_activation_without_a_textbook_form_is_written_f_of_z_and_f_prime():
+    spec = _with(layers=[{"linear": {"weight": [[0.5, -0.2]], "bias": [0.1]}}, "swish"])
+    t = trace(spec)
+    assert t.nodes[-1].expr == "a1 = silu(z1)"
+    assert t.factors[1].form == "silu'(z1)"
+    z = 0.5 * 0.9 + 0.2 * 1.1 + 0.1
+    s = 1 / (1 + np.exp(-z))
+    assert t.factors[1].value == pytest.approx(s * (1 + z * (1 - s)), rel=1e-14)
+    assert r"\operatorname{silu}'" in t.render_latex()
+
+
+def test_softmax_is_not_traced_element_wise():
+    with pytest.raises(ConfigError, match=r"layers\[1\]: unknown layer 'softmax'; one of "
+                                          r"linear, identity, linear_activation, sigmoid"):
+        trace(_with(layers=[{"linear": {"weight": [[0.5, -0.2]], "bias": [0.1]}}, "softmax"]))

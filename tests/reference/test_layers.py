@@ -6,9 +6,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from nnstudy.models.to_reference import from_torch
 from nnstudy.reference.activations import ReLU
 from nnstudy.reference.dropout import Dropout
-from nnstudy.reference.from_torch import from_torch
 from nnstudy.reference.pool import adaptive_bins
 from nnstudy.reference.windows import col2im, im2col, window_out
 

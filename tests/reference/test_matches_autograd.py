@@ -13,7 +13,7 @@ from nnstudy.errors import ConfigError, ShapeError
 from nnstudy.gradients.agreement import Agreement, agreement
 from nnstudy.models import build_model
 from nnstudy.models.layers import LinearActivation
-from nnstudy.reference.from_torch import from_torch
+from nnstudy.models.to_reference import from_torch
 
 TOL = 1e-6
 
@@ -114,7 +114,7 @@ def test_layer_options_match_autograd(case, train):
 
 
 ACTIVATIONS = [nn.Sigmoid(), nn.Tanh(), nn.ReLU(), nn.LeakyReLU(0.2), nn.ELU(0.7), nn.GELU(),
-               nn.GELU(approximate="tanh"), nn.Identity(), LinearActivation(0.5, 2.0),
+               nn.GELU(approximate="tanh"), nn.SiLU(), nn.Identity(), LinearActivation(0.5, 2.0),
                nn.Softmax(dim=1), nn.LogSoftmax(dim=1)]
 
 
@@ -173,7 +173,7 @@ def test_a_custom_forward_is_covered_by_listing_its_layers():
 
 LAYER = st.one_of(
     st.builds(lambda n: {"linear": n}, st.integers(1, 6)),
-    st.sampled_from(["relu", "tanh", "sigmoid", "gelu", "elu", "identity",
+    st.sampled_from(["relu", "tanh", "sigmoid", "gelu", "elu", "silu", "identity",
                      {"leaky_relu": 0.1}, {"linear_activation": {"a": 0.5, "c": 1.0}}]),
     st.builds(lambda p: {"dropout": p}, st.sampled_from([0.2, 0.5])),
     st.just("batchnorm"),

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from nnstudy.errors import ConfigError
 from nnstudy.models import build_model
-from nnstudy.reference.from_torch import from_torch
+from nnstudy.models.to_reference import from_torch
 from nnstudy.reference.train import train_numpy
 
 N, FEATURES, CLASSES, EPOCHS, BATCH = 60, 12, 3, 4, 16

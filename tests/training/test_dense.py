@@ -17,12 +17,14 @@ CHAINS = [
     {"mlp": {"hidden": [8], "activation": "leaky_relu"}},
     {"mlp": {"hidden": [8], "activation": "elu"}},
     {"mlp": {"hidden": [8], "activation": "gelu"}},
+    {"mlp": {"hidden": [8, 6], "activation": "silu"}},
     {"mlp": {"hidden": [8, 6], "activation": "linear"}},
     [{"linear": {"out": 10, "bias": False}}, "relu", {"linear": 5}],
     [{"linear": 10}, {"linear_activation": {"a": 0.5, "c": 1.0}}, {"linear": 5}],
     [{"linear": 10}, {"leaky_relu": 0.2}, {"dropout": 0.0}, {"linear": 5}],
     [{"linear": 10}, "relu", {"linear": 5}, "softmax"],
     [{"linear": 10}, "tanh", {"linear": 5}, "log_softmax"],
+    [{"linear": 10}, "softmax", {"linear": 5}],
 ]
 
 
@@ -124,6 +126,23 @@ def test_dropout_masks_are_the_ones_f_dropout_draws():
     a = stacked.loss_and_grads(x, y, "cross_entropy")[0]
     b = stacked.loss_and_grads(x, y, "cross_entropy")[0]
     torch.testing.assert_close(a, b)  # no dropout outside training
+
+
+def test_silu_pass_is_x_sigmoid_x_forward_and_its_derivative_backward():
+    """Against the formulas themselves: y = x s(x), dy/dx = s(x) (1 + x (1 - s(x)))."""
+    stacked = StackedModel([build_model([{"linear": 3}, "swish", {"linear": 2}], (4,), 2,
+                                        seed=0).double()])
+    x = torch.randn(1, 5, 4, dtype=torch.float64)
+    y = torch.randint(0, 2, (1, 5))
+    _, grads = stacked.loss_and_grads(x, y, "mse")
+    w1, b1, w2, b2 = (p.detach()[0] for p in stacked.params.values())
+    z = x[0] @ w1.t() + b1
+    s = 1 / (1 + torch.exp(-z))
+    out = (z * s) @ w2.t() + b2
+    dout = 2 * (out - F.one_hot(y[0], 2).double()) / out.numel()
+    dz = (dout @ w2) * s * (1 + z * (1 - s))
+    torch.testing.assert_close(grads[0][0], dz.t() @ x[0], rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(grads[2][0], dout.t() @ (z * s), rtol=1e-12, atol=1e-14)
 
 
 def test_other_architectures_take_autograd():

@@ -30,6 +30,7 @@ from nnstudy.analysis.op_costs import OpCost
 from nnstudy.analysis.summary import FLOAT32_BYTES, LayerRow, Summary
 from nnstudy.analysis.training_cost import META_MACS, META_PARAMS, measure_training_cost
 from nnstudy.errors import ConfigError, ShapeError
+from nnstudy.models.layers import kind_of_module
 
 __all__ = ["inspect", "layer_kind"]
 
@@ -62,9 +63,10 @@ def layer_kind(module_or_op: nn.Module | str) -> str:
             if any(f in module_or_op for f in fragments):
                 return kind
         return "elementwise"
-    from nnstudy.models.layers import LinearActivation
-
     m = module_or_op
+    spec_kind = kind_of_module(m)
+    if spec_kind is not None:  # a layer a spec builds says what it is
+        return spec_kind.family
     checks: list[tuple[str, tuple[type, ...]]] = [
         ("conv", (nn.modules.conv._ConvNd,)),
         ("linear", (nn.Linear, nn.Bilinear)),
@@ -80,7 +82,7 @@ def layer_kind(module_or_op: nn.Module | str) -> str:
         ),
         ("norm", (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)),
         ("dropout", (nn.modules.dropout._DropoutNd,)),
-        ("activation", (nn.Identity, LinearActivation)),
+        ("activation", (nn.Identity,)),
         ("reshape", (nn.Flatten, nn.Unflatten)),
     ]
     for kind, types in checks:

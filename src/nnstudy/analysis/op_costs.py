@@ -382,6 +382,7 @@ _elementwise("mul neg", mults=1)
 _elementwise("div reciprocal", divs=1)
 _elementwise("exp log log1p expm1 sqrt rsqrt erf tanh sin cos", special=1)
 _elementwise("sigmoid", special=1, adds=1, divs=1)
+# x * s with s = 1/(1 + exp(-x)): the sigmoid's exp, add and division, then 1 mult.
 _elementwise("silu", special=1, adds=1, divs=1, mults=1)
 # Dropout's mask: one draw compared with p per element.
 _elementwise("bernoulli", comparisons=1)
@@ -389,6 +390,7 @@ _elementwise("threshold_backward", comparisons=1)
 _elementwise("hardtanh_backward", comparisons=2)
 _elementwise("leaky_relu_backward", comparisons=1, mults=1)
 _elementwise("sigmoid_backward tanh_backward", mults=2, adds=1)
+# g * s * (1 + x * (1 - s)): s again (3), then 2 adds and 3 mults.
 _elementwise("silu_backward", special=1, adds=3, divs=1, mults=3)
 
 

@@ -13,8 +13,8 @@ from nnstudy.errors import ConfigError
 from nnstudy.gradients.fixed_dropout import fixed_dropout
 from nnstudy.gradients.losses import torch_loss
 from nnstudy.gradients.relerr import tensor_rel_error
+from nnstudy.models.to_reference import from_torch
 from nnstudy.reference.dropout import Dropout
-from nnstudy.reference.from_torch import from_torch
 from nnstudy.reference.losses import get_loss
 
 

@@ -28,8 +28,10 @@ from typing import Any
 
 import numpy as np
 
+from nnstudy.config import layers as spec
 from nnstudy.config.loading import load_yaml
 from nnstudy.errors import ConfigError, ShapeError
+from nnstudy.models.layers import KINDS, kind_of
 
 LOSSES = ("squared_error", "cross_entropy")
 
@@ -47,55 +49,77 @@ class Activation:
     form_latex: Callable[[str, str], str]
 
 
+@dataclass(frozen=True)
+class _Forms:
+    """How an activation is written: the node's formula and its derivative's, in text and
+    LaTeX, from the input's name z and the output's name a."""
+
+    expr: Callable[[str], str]
+    expr_latex: Callable[[str], str]
+    form: Callable[[str, str], str]
+    form_latex: Callable[[str, str], str]
+
+
 def _call(symbol: str) -> Callable[[str], str]:
     return lambda arg: f"{symbol}({arg})"
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return np.exp(-np.logaddexp(0.0, -z))
+def _leaky_forms(s: float) -> _Forms:
+    return _Forms(_call(f"leaky_relu_{s:g}"), _call(f"\\operatorname{{lrelu}}_{{{s:g}}}"),
+                  lambda z, a: f"1 if {z} > 0 else {s:g}",
+                  lambda z, a: f"[{z} > 0] + {s:g}\\,[{z} \\le 0]")
 
 
-def _activation(name: str, arg: Any, where: str) -> Activation:
-    if name == "sigmoid":
-        return Activation("sigmoid", _call("σ"), _call(r"\sigma"), _sigmoid,
-                          lambda z, a: a * (1 - a),
-                          lambda z, a: f"{a} (1 - {a})", lambda z, a: f"{a}\\,(1 - {a})")
-    if name == "tanh":
-        return Activation("tanh", _call("tanh"), _call(r"\tanh"), np.tanh,
-                          lambda z, a: 1 - a**2,
-                          lambda z, a: f"1 - {a}^2", lambda z, a: f"1 - {a}^2")
-    if name == "relu":
-        return Activation("relu", _call("relu"), _call(r"\operatorname{relu}"),
-                          lambda z: np.maximum(z, 0.0),
-                          lambda z, a: (z > 0).astype(float),
-                          lambda z, a: f"[{z} > 0]", lambda z, a: f"[{z} > 0]")
-    if name == "leaky_relu":
-        s = 0.01 if arg is None else _number(arg, f"{where}.leaky_relu")
-        return Activation("leaky_relu", _call(f"leaky_relu_{s:g}"),
-                          _call(f"\\operatorname{{lrelu}}_{{{s:g}}}"),
-                          lambda z: np.where(z > 0, z, s * z),
-                          lambda z, a: np.where(z > 0, 1.0, s),
-                          lambda z, a: f"1 if {z} > 0 else {s:g}",
-                          lambda z, a: f"[{z} > 0] + {s:g}\\,[{z} \\le 0]")
-    if name == "identity":
-        return Activation("identity", str, str, lambda z: z, lambda z, a: np.ones_like(z),
-                          lambda z, a: "1", lambda z, a: "1")
-    if name == "linear_activation":
-        args = arg if isinstance(arg, dict) else {}
-        extra = set(args) - {"a", "c"}
-        if (arg is not None and not isinstance(arg, dict)) or extra:
-            raise ConfigError(f"{where}.linear_activation: expected {{a: slope, c: offset}}, "
-                              f"got {arg!r}")
-        a_ = _number(args.get("a", 1.0), f"{where}.linear_activation.a")
-        c_ = _number(args.get("c", 0.0), f"{where}.linear_activation.c")
-        return Activation("linear_activation", lambda p: f"{a_:g} {p} + {c_:g}",
-                          lambda p: f"{a_:g}\\,{p} + {c_:g}",
-                          lambda z: a_ * z + c_, lambda z, a: np.full_like(z, a_),
-                          lambda z, a: f"{a_:g}", lambda z, a: f"{a_:g}")
-    raise ConfigError(f"{where}: unknown layer {name!r}; one of linear, {', '.join(ACTIVATIONS)}")
+def _affine_forms(a_: float, c_: float) -> _Forms:
+    return _Forms(lambda p: f"{a_:g} {p} + {c_:g}", lambda p: f"{a_:g}\\,{p} + {c_:g}",
+                  lambda z, a: f"{a_:g}", lambda z, a: f"{a_:g}")
 
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity", "linear_activation")
+# The textbook forms; any other element-wise activation is written f(z), f'(z).
+_FORMS: dict[type, Callable[[Any], _Forms]] = {
+    spec.Sigmoid: lambda s: _Forms(_call("σ"), _call(r"\sigma"),
+                                     lambda z, a: f"{a} (1 - {a})",
+                                     lambda z, a: f"{a}\\,(1 - {a})"),
+    spec.Tanh: lambda s: _Forms(_call("tanh"), _call(r"\tanh"),
+                                  lambda z, a: f"1 - {a}^2", lambda z, a: f"1 - {a}^2"),
+    spec.ReLU: lambda s: _Forms(_call("relu"), _call(r"\operatorname{relu}"),
+                                  lambda z, a: f"[{z} > 0]", lambda z, a: f"[{z} > 0]"),
+    spec.LeakyReLU: lambda s: _leaky_forms(s.slope),
+    spec.Identity: lambda s: _Forms(str, str, lambda z, a: "1", lambda z, a: "1"),
+    spec.LinearActivation: lambda s: _affine_forms(s.a, s.c),
+}
+
+
+def _generic_forms(layer: spec.LayerSpec) -> _Forms:
+    name = layer.kind
+    return _Forms(_call(name), _call(f"\\operatorname{{{name}}}"),
+                  lambda z, a: f"{name}'({z})", lambda z, a: f"\\operatorname{{{name}}}'({z})")
+
+
+def _traceable() -> list[str]:
+    """The activations trace takes: the element-wise ones (not softmax)."""
+    return [name for name, cls in spec.ACTIVATIONS.items() if KINDS[cls].elementwise]
+
+
+def _activation(name: Any, item: Any, where: str) -> Activation:
+    """The element-wise activation `item` (named `name`), computed by its NumPy reference
+    layer: the value is its forward, da/dz its backward of ones."""
+    traceable = _traceable()
+    if spec.ALIASES.get(name, name) not in traceable:
+        raise ConfigError(f"{where}: unknown layer {name!r}; one of linear, "
+                          f"{', '.join(traceable)}")
+    layer = spec.parse_activation(item, where)
+    kind = kind_of(layer)
+    module, _ = kind.build(layer, (1,), where)
+    reference = kind.to_reference(module, np.float64)
+
+    def derivative(z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        reference.forward(z)
+        return reference.backward(np.ones_like(z))
+
+    forms = _FORMS.get(type(layer), _generic_forms)(layer)
+    return Activation(layer.kind, forms.expr, forms.expr_latex, reference.forward, derivative,
+                      forms.form, forms.form_latex)
 
 
 def _number(v: Any, where: str) -> float:
@@ -210,7 +234,7 @@ def _parse_layers(raw: Any, width: int) -> list[_Linear | Activation]:
         else:
             raise ConfigError(f"{where}: expected a layer name or a one-key mapping, got {item!r}")
         if name != "linear":
-            layers.append(_activation(name, arg, where))
+            layers.append(_activation(name, item, where))
             continue
         if not isinstance(arg, dict) or "weight" not in arg or set(arg) - {"weight", "bias"}:
             raise ConfigError(f"{where}.linear: expected {{weight: [[...]], bias: false | [...]}}"

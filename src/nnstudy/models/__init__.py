@@ -3,10 +3,9 @@
 from nnstudy.models.build import SpecNet, build_layers
 from nnstudy.models.factory import build_model, default_input_shape, load_model, spec_layers
 from nnstudy.models.layers import LinearActivation
-from nnstudy.models.zoo import ZOO, AlexNet
+from nnstudy.models.zoo import AlexNet
 
 __all__ = [
-    "ZOO",
     "AlexNet",
     "LinearActivation",
     "SpecNet",

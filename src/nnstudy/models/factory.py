@@ -12,9 +12,10 @@ from torch import nn
 
 from nnstudy.config.loading import apply_overrides, load_yaml
 from nnstudy.config.model import ModelSpec, parse_model_spec
+from nnstudy.config.zoo import ZOO
 from nnstudy.errors import ConfigError, ShapeError
 from nnstudy.models.build import Shape, SpecNet, build_layers
-from nnstudy.models.zoo import ZOO, cnn_layers, mlp_layers
+from nnstudy.models.zoo import BUILDERS, cnn_layers, mlp_layers
 
 
 def spec_layers(model: ModelSpec, num_classes: int):
@@ -25,12 +26,11 @@ def spec_layers(model: ModelSpec, num_classes: int):
         return mlp_layers(model.mlp, num_classes)
     if model.cnn is not None:
         return cnn_layers(model.cnn, num_classes)
-    entry = ZOO[model.zoo]
-    if entry.name in {"mlp", "cnn"}:
-        return spec_layers(parse_model_spec(entry.name), num_classes)
-    if entry.layers is None:
+    builder = BUILDERS[model.zoo]
+    if builder.layers is None:
         return None
-    return entry.layers(entry.check_options(model.options, f"model.{entry.name}"), num_classes)
+    options = ZOO[model.zoo].check_options(model.options, f"model.{model.zoo}")
+    return builder.layers(options, num_classes)
 
 
 def default_input_shape(model: ModelSpec) -> Shape | None:
@@ -67,7 +67,7 @@ def build_model(
         opts = entry.check_options(spec.options, f"model.{entry.name}")
         if shape != entry.input_shape and len(shape) != 3:
             raise ShapeError(f"{entry.name}: needs a C x H x W input, got {shape}")
-        net = entry.module(opts, shape, k)
+        net = BUILDERS[spec.zoo].module(opts, shape, k)
         net.input_shape = shape
         return net
     net = build_layers(layers, shape)

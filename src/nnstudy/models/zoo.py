@@ -1,81 +1,26 @@
-"""The zoo: named models from the reports, each a function of its options.
+"""The zoo's builders: for each name of `nnstudy.config.zoo.ZOO`, how to make the model.
 
-| name | what |
-|---|---|
-| softmax_regression | flatten + one linear layer (report 001) |
-| mlp | the `mlp` builder with its defaults: 100 hidden ReLU units |
-| cnn | the `cnn` builder with its defaults |
-| lenet5 | LeCun et al. 1998 at 1x32x32: C1 conv 6@5x5, S2 pool 2, C3 conv 16@5x5 (all 6 maps), S4 pool 2, C5 conv 120@5x5, F6 linear 84, output |
-| cifar_net | the PyTorch CIFAR-10 tutorial net (report 003), 1-3 conv layers, doubled channels |
-| alexnet | torchvision's AlexNet layout (same module names: a torchvision state dict loads by key) |
+A builder takes the parsed options and the number of classes, and returns either the
+list of layer specs (built by `nnstudy.models.build`) or, for a model that is not a plain
+sequence of layers (alexnet), the module itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import nn
 
-from nnstudy.config import model as spec
-from nnstudy.config.loading import format_validation_error
-from nnstudy.errors import ConfigError
+from nnstudy.config import layers as spec
+from nnstudy.config.model import CnnSpec, MlpSpec
+from nnstudy.config.zoo import CifarNetOptions, LeNetOptions
 
 Shape = tuple[int, ...]
 
 
-class _Options(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class NoOptions(_Options):
-    pass
-
-
-class LeNetOptions(_Options):
-    activation: Any = "tanh"
-    pool: Literal["avg", "max"] = "avg"
-
-
-class CifarNetOptions(_Options):
-    conv_layers: int = Field(2, ge=1, le=3)
-    double_channels: bool = False
-    kernel: int = Field(5, gt=0)
-    padding: int = Field(0, ge=0)
-    activation: Any = "relu"
-
-
-class AlexNetOptions(_Options):
-    dropout: float = Field(0.5, ge=0.0, lt=1.0)
-
-
-@dataclass(frozen=True)
-class ZooEntry:
-    """A named model: its options, the input it is made for, and how to make its layers."""
-
-    name: str
-    options: type[_Options]
-    input_shape: Shape
-    num_classes: int
-    layers: Callable[[Any], list[spec.LayerSpec]] | None = None
-    module: Callable[[Any, Shape, int], nn.Module] | None = None
-
-    def check_options(self, options: dict[str, Any], where: str) -> _Options:
-        if self.name in {"mlp", "cnn"}:
-            return NoOptions()
-        try:
-            parsed = self.options.model_validate(options)
-        except ValidationError as exc:
-            raise ConfigError(format_validation_error(exc, where)) from None
-        act = getattr(parsed, "activation", None)
-        if act is not None:
-            spec.parse_activation(act, f"{where}.activation")
-        return parsed
-
-
-def mlp_layers(m: spec.MlpSpec, num_classes: int) -> list[spec.LayerSpec]:
+def mlp_layers(m: MlpSpec, num_classes: int) -> list[spec.LayerSpec]:
     """flatten, [linear h, (batchnorm), act, (dropout)] per hidden size, linear K, (out act)."""
     act = spec.parse_activation(m.activation, "model.mlp.activation")
     layers: list[spec.LayerSpec] = [spec.Flatten()]
@@ -92,7 +37,7 @@ def mlp_layers(m: spec.MlpSpec, num_classes: int) -> list[spec.LayerSpec]:
     return layers
 
 
-def cnn_layers(c: spec.CnnSpec, num_classes: int) -> list[spec.LayerSpec]:
+def cnn_layers(c: CnnSpec, num_classes: int) -> list[spec.LayerSpec]:
     """Per channel count: conv, (batchnorm), act, (pool); then the mlp head."""
     act = spec.parse_activation(c.activation, "model.cnn.activation")
     pool_cls = spec.MaxPool if c.pool_type == "max" else spec.AvgPool
@@ -104,7 +49,7 @@ def cnn_layers(c: spec.CnnSpec, num_classes: int) -> list[spec.LayerSpec]:
         layers.append(act)
         if c.pool:
             layers.append(pool_cls(kernel=c.pool))
-    head = spec.MlpSpec(hidden=c.hidden, activation=c.activation, dropout=c.dropout,
+    head = MlpSpec(hidden=c.hidden, activation=c.activation, dropout=c.dropout,
                         output_activation=c.output_activation)
     return layers + mlp_layers(head, num_classes)
 
@@ -180,16 +125,19 @@ class AlexNet(nn.Module):
         return self.classifier(x)
 
 
-ZOO: dict[str, ZooEntry] = {
-    e.name: e
-    for e in [
-        ZooEntry("softmax_regression", NoOptions, (1, 28, 28), 10,
-                 layers=lambda o, k: mlp_layers(spec.MlpSpec(hidden=[]), k)),
-        ZooEntry("mlp", NoOptions, (1, 28, 28), 10),
-        ZooEntry("cnn", NoOptions, (1, 28, 28), 10),
-        ZooEntry("lenet5", LeNetOptions, (1, 32, 32), 10, layers=_lenet5),
-        ZooEntry("cifar_net", CifarNetOptions, (3, 32, 32), 10, layers=_cifar_net),
-        ZooEntry("alexnet", AlexNetOptions, (3, 224, 224), 1000,
-                 module=lambda o, shape, k: AlexNet(k, o.dropout)),
-    ]
+@dataclass(frozen=True)
+class ZooBuilder:
+    """How to make one zoo model: its layer specs, or (alexnet) its module."""
+
+    layers: Callable[[Any, int], list[spec.LayerSpec]] | None = None
+    module: Callable[[Any, Shape, int], nn.Module] | None = None
+
+
+BUILDERS: dict[str, ZooBuilder] = {
+    "softmax_regression": ZooBuilder(layers=lambda o, k: mlp_layers(MlpSpec(hidden=[]), k)),
+    "mlp": ZooBuilder(layers=lambda o, k: mlp_layers(MlpSpec(), k)),
+    "cnn": ZooBuilder(layers=lambda o, k: cnn_layers(CnnSpec(), k)),
+    "lenet5": ZooBuilder(layers=_lenet5),
+    "cifar_net": ZooBuilder(layers=_cifar_net),
+    "alexnet": ZooBuilder(module=lambda o, shape, k: AlexNet(k, o.dropout)),
 }

@@ -1,7 +1,7 @@
 """The NumPy reference engine: every layer's forward and backward, written out.
 
-Read a torch model with `nnstudy.reference.from_torch.from_torch(model)` (the one module
-here that imports torch, so that the engine itself needs NumPy alone), run
+Read a torch model with `nnstudy.models.to_reference.from_torch(model)` (outside this
+package, so that the engine itself needs NumPy alone), run
 `net.forward(x)` and `net.backward(dL/dy)`, compare `net.grads()` with autograd, and train
 an MLP with `train_numpy`.
 """
@@ -15,6 +15,7 @@ from nnstudy.reference.activations import (
     LogSoftmax,
     ReLU,
     Sigmoid,
+    SiLU,
     Softmax,
     Tanh,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "MaxPool2d",
     "Network",
     "ReLU",
+    "SiLU",
     "Sigmoid",
     "Softmax",
     "Tanh",

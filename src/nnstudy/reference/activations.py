@@ -143,6 +143,20 @@ class GELU(Layer):
         return dy * (phi_cdf + x * phi_pdf)
 
 
+class SiLU(Layer):
+    """y = x s with s = sigmoid(x) = 1 / (1 + e^-x) (also called swish);
+    dy/dx = s + x s (1 - s) = s (1 + x (1 - s))."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        s = np.exp(-np.logaddexp(0.0, -x))
+        self.cache = (x, s)
+        return x * s
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        x, s = self.cache
+        return dy * s * (1.0 + x * (1.0 - s))
+
+
 class Softmax(Layer):
     """y_i = e^{x_i} / sum_j e^{x_j} along `dim`; dx = y * (dy - sum_j dy_j y_j)."""
 

@@ -15,7 +15,7 @@ import torch
 from nnstudy.config.run import RunSpec
 from nnstudy.errors import ConfigError
 from nnstudy.models import build_model
-from nnstudy.reference.from_torch import from_torch
+from nnstudy.models.to_reference import from_torch
 from nnstudy.reference.train import evaluate, train_numpy
 from nnstudy.training.init import apply_init
 from nnstudy.training.schedules import lr_factor

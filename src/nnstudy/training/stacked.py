@@ -29,24 +29,25 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from nnstudy.config import layers as spec
 from nnstudy.models.build import SpecNet
-from nnstudy.models.layers import LinearActivation
+from nnstudy.models.layers import kind_of_module
 from nnstudy.training.dense import DenseChain
-from nnstudy.training.losses import l2_penalty, per_model_loss
+from nnstudy.training.losses import add_l2_gradient, l2_penalty, per_model_loss
 
-_ELEMENTWISE = (
-    nn.Identity, nn.Sigmoid, nn.Tanh, nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, LinearActivation,
-)
-_SUPPORTED = (
-    nn.Linear, nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Flatten,
-    nn.Dropout, nn.BatchNorm1d, nn.BatchNorm2d, nn.Softmax, nn.LogSoftmax, *_ELEMENTWISE,
-)
+# Families of layers whose torch module runs unchanged on every layout of the G models
+# (pooling and activations act per channel or per element); the other kinds the explicit
+# forward runs have a batched op of their own (`_BATCHED`).
+_ANY_LAYOUT = ("pool", "activation")
 
 
 def _is_explicit(module: nn.Module) -> bool:
-    return isinstance(module, SpecNet) and all(
-        isinstance(child, _SUPPORTED) for child in module.children()
-    )
+    """A SpecNet whose every child has a batched op or acts on any layout."""
+    if not isinstance(module, SpecNet):
+        return False
+    kinds = [kind_of_module(child) for child in module.children()]
+    return all(k is not None and (k.spec in _BATCHED or k.family in _ANY_LAYOUT)
+               for k in kinds)
 
 
 class StackedModel:
@@ -76,6 +77,9 @@ class StackedModel:
             for name, _ in self.template.named_buffers()
         }
         self.explicit = _is_explicit(self.template)
+        if self.explicit:  # each child with its batched op
+            self._steps = [(name, mod, _BATCHED.get(kind_of_module(mod).spec, _same_op))
+                           for name, mod in self.template.named_children()]
         self.dense = DenseChain.of(self.template) if self.explicit else None
         self.training = True
         self.record: dict[str, Tensor] | None = None
@@ -124,13 +128,14 @@ class StackedModel:
         return m
 
     def weight_names(self) -> list[str]:
-        """Parameters that are weights (not biases nor batch-norm shifts): the L2 term's."""
+        """Parameters that are weights (not biases nor batch-norm scales): the L2 term's,
+        as each layer kind says (`LayerKind.decayed`)."""
         modules = dict(self.template.named_modules())
         out = []
         for name in self.params:
             owner, _, leaf = name.rpartition(".")
-            mod = modules.get(owner)
-            if leaf == "weight" and isinstance(mod, nn.Linear | nn.Conv2d):
+            kind = kind_of_module(modules[owner]) if owner in modules else None
+            if kind is not None and leaf in kind.decayed:
                 out.append(name)
         return out
 
@@ -149,20 +154,16 @@ class StackedModel:
             (losses [G] without the L2 term, gradients aligned with `params`). The
             gradients may be buffers the next call reuses.
         """
-        params = list(self.params.values())
         if self.dense is not None:
             losses, grads = self.dense.loss_and_grads(self.params, x, y, loss, self.training)
             if lam is not None:
-                for name, grad in zip(self.params, grads, strict=True):
-                    if name in weight_names:
-                        coef = (2 * lam).to(grad.dtype).view(-1, *([1] * (grad.dim() - 1)))
-                        grad.addcmul_(self.params[name].detach(), coef)
+                add_l2_gradient(grads, self.params, weight_names, lam)
             return losses, grads
         losses = per_model_loss(loss, self(x), y)
         objective = losses.sum()
         if lam is not None:
-            objective = objective + l2_penalty(self.params, list(weight_names), lam).sum()
-        return losses.detach(), list(torch.autograd.grad(objective, params))
+            objective = objective + l2_penalty(self.params, weight_names, lam).sum()
+        return losses.detach(), list(torch.autograd.grad(objective, list(self.params.values())))
 
     # -- forward ----------------------------------------------------------------------
     def __call__(self, x: Tensor, shared: bool = False) -> Tensor:
@@ -193,54 +194,49 @@ class StackedModel:
         else:
             B = x.shape[1]
             layout, h = "image", x.transpose(0, 1).reshape(B, G * x.shape[2], *x.shape[3:])
-        for name, mod in self.template.named_children():
-            p = self.params
-            if isinstance(mod, nn.Linear):
-                w = p[f"{name}.weight"]
-                b = p.get(f"{name}.bias")
-                if layout == "shared_flat":
-                    # one matmul against all G weight matrices: [B, D] @ [D, G*O]
-                    y = h @ w.reshape(G * w.shape[1], w.shape[2]).t()
-                    h = y.view(h.shape[0], G, w.shape[1]).transpose(0, 1)
-                    if b is not None:
-                        h = h + b.unsqueeze(1)
-                elif b is not None:
-                    h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
-                else:
-                    h = torch.bmm(h, w.transpose(1, 2))
-                layout = "flat"
-            elif isinstance(mod, nn.Conv2d):
-                w = p[f"{name}.weight"]
-                b = p.get(f"{name}.bias")
-                wf = w.reshape(G * w.shape[1], *w.shape[2:])
-                bf = b.reshape(-1) if b is not None else None
-                if layout == "shared" and mod.groups > 1:
-                    h, layout = h.repeat(1, G, 1, 1), "image"
-                groups = mod.groups if layout == "shared" else mod.groups * G
-                h = F.conv2d(h, wf, bf, mod.stride, mod.padding, mod.dilation, groups)
-                layout = "image"
-            elif isinstance(mod, nn.Flatten):
-                if layout == "image":
-                    B = h.shape[0]
-                    h = h.reshape(B, G, -1).transpose(0, 1)
-                elif layout == "shared":
-                    h = h.reshape(h.shape[0], -1)
-                    layout = "shared_flat"
-                    continue
-                layout = "flat"
-            elif isinstance(mod, nn.BatchNorm1d | nn.BatchNorm2d):
-                h, layout = self._batchnorm(name, mod, h, layout)
-            elif isinstance(mod, nn.Dropout):
-                h = F.dropout(h, mod.p, self.training)
-            elif isinstance(mod, nn.Softmax | nn.LogSoftmax):
-                h = mod(h)
-            else:  # pools and element-wise activations act on any layout unchanged
-                h = mod(h)
-                if self.record is not None and isinstance(mod, nn.ReLU):
-                    self.record[name] = self._per_model(h, layout)
+        for name, mod, op in self._steps:
+            h, layout = op(self, name, mod, h, layout)
         if layout in {"shared", "shared_flat"}:  # a model of no parameters
             h = h.unsqueeze(0).expand(G, *h.shape)
         return h
+
+    def _linear(self, name: str, mod: nn.Linear, h: Tensor, layout: str) -> tuple[Tensor, str]:
+        """y[g] = x[g] @ W[g]^T + b[g] as one baddbmm over the model axis."""
+        G, w, b = self.G, self.params[f"{name}.weight"], self.params.get(f"{name}.bias")
+        if layout == "shared_flat":
+            # one matmul against all G weight matrices: [B, D] @ [D, G*O]
+            y = h @ w.reshape(G * w.shape[1], w.shape[2]).t()
+            h = y.view(h.shape[0], G, w.shape[1]).transpose(0, 1)
+            if b is not None:
+                h = h + b.unsqueeze(1)
+        elif b is not None:
+            h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+        else:
+            h = torch.bmm(h, w.transpose(1, 2))
+        return h, "flat"
+
+    def _conv(self, name: str, mod: nn.Conv2d, h: Tensor, layout: str) -> tuple[Tensor, str]:
+        """The G models' channels side by side: one conv with groups = G * groups."""
+        G, w, b = self.G, self.params[f"{name}.weight"], self.params.get(f"{name}.bias")
+        wf = w.reshape(G * w.shape[1], *w.shape[2:])
+        bf = b.reshape(-1) if b is not None else None
+        if layout == "shared" and mod.groups > 1:
+            h, layout = h.repeat(1, G, 1, 1), "image"
+        groups = mod.groups if layout == "shared" else mod.groups * G
+        return F.conv2d(h, wf, bf, mod.stride, mod.padding, mod.dilation, groups), "image"
+
+    def _flatten(self, name: str, mod: nn.Flatten, h: Tensor, layout: str
+                 ) -> tuple[Tensor, str]:
+        if layout == "image":
+            B = h.shape[0]
+            return h.reshape(B, self.G, -1).transpose(0, 1), "flat"
+        if layout == "shared":
+            return h.reshape(h.shape[0], -1), "shared_flat"
+        return h, layout
+
+    def _dropout(self, name: str, mod: nn.Dropout, h: Tensor, layout: str
+                 ) -> tuple[Tensor, str]:
+        return F.dropout(h, mod.p, self.training), layout
 
     def _per_model(self, h: Tensor, layout: str) -> Tensor:
         """Activations as [G, B, units]."""
@@ -280,3 +276,24 @@ class StackedModel:
 
     def eval(self) -> StackedModel:
         return self.train(False)
+
+
+def _same_op(model: StackedModel, name: str, mod: nn.Module, h: Tensor, layout: str
+             ) -> tuple[Tensor, str]:
+    """Pools and activations act on any layout unchanged (ReLU outputs are recorded for
+    the dead-unit diagnosis)."""
+    h = mod(h)
+    if model.record is not None and isinstance(mod, nn.ReLU):
+        model.record[name] = model._per_model(h, layout)
+    return h, layout
+
+
+# The kinds with a batched op of their own; any other kind of a family in _ANY_LAYOUT
+# runs its module unchanged, and a model with any other layer goes through vmap.
+_BATCHED = {
+    spec.Linear: StackedModel._linear,
+    spec.Conv: StackedModel._conv,
+    spec.Flatten: StackedModel._flatten,
+    spec.BatchNorm: StackedModel._batchnorm,
+    spec.Dropout: StackedModel._dropout,
+}
