@@ -29,7 +29,7 @@ def test_public_study_run_writes_results_and_report(tmp_path):
     report = (out / "report.md").read_text()
     assert report == StudyReport(result).text()
     assert report.startswith("# Study report: tiny\n")
-    csv = pd.read_csv(out / "results.csv")
+    csv = pd.read_csv(out / "results.csv", float_precision="round_trip")
     assert list(csv["trial_id"]) == list(result.trials["trial_id"])
     assert csv["best_valid_loss"].tolist() == result.trials["best_valid_loss"].tolist()
 

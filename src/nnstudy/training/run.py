@@ -64,7 +64,7 @@ class RunResult:
 
     def summary_text(self) -> str:
         """`__rich__` as plain text, for a notebook or a log."""
-        console = Console(file=io.StringIO(), width=120, color_system=None)
+        console = Console(file=io.StringIO(), width=120, color_system=None, soft_wrap=True)
         console.print(self)
         return console.file.getvalue()
 
