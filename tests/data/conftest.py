@@ -165,11 +165,12 @@ def image_folder(tmp_path: Path) -> Callable[..., Path]:
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     files: ClassVar[dict[str, bytes]] = {}
+    release: ClassVar[threading.Event]
 
     def do_GET(self) -> None:
         kind, _, name = self.path.strip("/").partition("/")
         body = self.files.get(name)
-        if body is None or kind not in {"good", "bad", "cut"}:
+        if body is None or kind not in {"good", "bad", "cut", "stall"}:
             self.send_error(404)
             return
         if kind == "bad":
@@ -177,9 +178,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        if kind == "cut":
+        if kind in {"cut", "stall"}:
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
+            if kind == "stall":
+                self.release.wait(60)
             self.close_connection = True
             return
         self.wfile.write(body)
@@ -191,15 +194,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def server() -> Iterator[tuple[str, dict[str, bytes]]]:
     """(base URL, files): GET /good/NAME serves files[NAME], /bad/NAME other bytes of the same
-    length, /cut/NAME half of it with the full Content-Length, then closes."""
+    length, /cut/NAME half of it with the full Content-Length, then closes; /stall/NAME sends
+    half and then waits (until the test ends) without closing, as a download in progress."""
     files: dict[str, bytes] = {}
-    handler = type("Handler", (_Handler,), {"files": files})
+    release = threading.Event()
+    handler = type("Handler", (_Handler,), {"files": files, "release": release})
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}", files
     finally:
+        release.set()
         httpd.shutdown()
         httpd.server_close()
         thread.join()

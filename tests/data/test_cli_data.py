@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -128,3 +129,39 @@ def test_grid_refuses_an_unknown_format_and_leaves_no_file(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not the 0600 of a temporary file
     with Image.open(path) as img:
         assert img.format == "PNG"
+
+
+def test_data_show_npz_vectors_prints_the_data_and_says_why_there_is_no_grid(tmp_path, capsys):
+    path = tmp_path / "vectors.npz"
+    np.savez(path, x=np.random.default_rng(0).normal(size=(50, 5)), y=np.arange(50) % 2)
+    code, out, err = run(
+        ["data", "show", "npz", "--set", f"path={path}", "--out", str(tmp_path / "g.png")], capsys
+    )
+    assert code == 0, err
+    assert "input shape: (5,)" in out and "training images: 40 = 36 train + 4 valid" in out
+    assert "grid: none (the samples are vectors of 5 values, not images)" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vectors.npz"]
+
+
+@pytest.mark.parametrize(
+    ("out", "extra", "message"),
+    [
+        ("afile/g.png", [], "error: --out afile/g.png: cannot write (afile is a file)"),
+        ("adir", [], "error: --out adir: is a directory"),
+        ("/proc/nnstudy-grid.png", [], "error: --out /proc/nnstudy-grid.png: cannot write"),
+        ("g.png", ["--per-class", "100000"], "error: --per-class: 100000 images per class"),
+        ("g.png", ["--per-class", "0"], "error: --per-class: 0 images per class; a grid shows 1"),
+    ],
+)
+def test_bad_grid_output_exits_2_with_one_line_and_writes_nothing(
+    out, extra, message, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("mine")
+    (tmp_path / "adir").mkdir()
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    code, _, err = run(["data", "show", "digits", "--out", out, *extra], capsys)
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(message), err
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before

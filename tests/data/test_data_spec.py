@@ -129,7 +129,7 @@ def test_blur_without_sigma_takes_torchvisions_default_for_the_kernel():
         ({"name": "folder"}, "data.root: required for name folder"),
         ({"name": "npz"}, "data.path: required for name npz"),
         ({"name": "npz", "root": "x"}, "data.root: not used by name npz"),
-        ({"name": "mnist", "path": "x.npz"}, "data.path: only for name npz"),
+        ({"name": "mnist", "path": "x.npz"}, "data.path: not used by name mnist (only by npz)"),
         ({"name": "mnist", "color": "rgb"}, "data.color: only for name folder"),
         (
             {"name": "cifar10", "fractions": {"train": 0.8, "test": 0.2}},
@@ -172,3 +172,18 @@ def test_normalize_with_numbers_serializes_as_a_mapping():
     step = Normalize(mean=(0.1307,), std=(0.3081,))
     assert step.to_config() == {"normalize": {"mean": [0.1307], "std": [0.3081]}}
     assert Normalize().to_config() == {"normalize": "auto"}
+
+
+def test_values_given_as_tensors_or_arrays_are_named_as_plain_numbers():
+    import numpy as np
+    import torch
+
+    with pytest.raises(ConfigError) as err:
+        parse_data_spec({"valid_fraction": torch.tensor(1.5, dtype=torch.float64)})
+    assert str(err.value) == "data.valid_fraction: Input should be less than 1 (got 1.5)"
+    with pytest.raises(ConfigError) as err:
+        parse_data_spec({"valid_fraction": torch.tensor([0.9], dtype=torch.float64)})
+    assert "(got [0.9])" in str(err.value) and "tensor" not in str(err.value)
+    spec = parse_data_spec({"valid_fraction": np.float64(0.25), "split_seed": np.int64(3)})
+    assert spec.valid_fraction == 0.25 and spec.split_seed == 3
+    assert type(spec.valid_fraction) is float and type(spec.split_seed) is int

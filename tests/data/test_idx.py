@@ -86,7 +86,20 @@ def test_fashion_and_kmnist_read_the_same_files_with_their_class_names(mnist_dir
     root = mnist_dir(gz=False)
     fashion = load_data({"name": "fashion_mnist", "root": str(root)})
     kmnist = load_data({"name": "kmnist", "root": str(root)})
-    assert fashion.classes[0] == "T-shirt/top" and fashion.classes[9] == "Ankle boot"
+    # Zalando's README: labels 0..9 are these articles, in this order.
+    assert fashion.classes == [
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ]
+    assert torch.equal(fashion.test.x, kmnist.test.x)
     assert kmnist.classes[:3] == ["o", "ki", "su"]
 
 
@@ -142,3 +155,15 @@ def test_mnist_10k_has_the_counts_of_its_readme_and_loads_in_under_a_second():
     assert (len(bundle.train), len(bundle.valid), len(bundle.test)) == (7200, 800, 999)
     assert bundle.train.x.dtype == torch.uint8
     assert seconds < 1.0, f"loading took {seconds:.2f} s"
+
+
+def test_size_check_of_a_huge_header_counts_exactly_without_overflow(tmp_path):
+    # 3 dimensions of 2**32 - 1: 2**96 values, far past int64; the file has 10 bytes of data.
+    path = tmp_path / "huge"
+    path.write_bytes(bytes([0, 0, 0x08, 3]) + b"\xff" * 12 + b"\x00" * 10)
+    n = 2**32 - 1
+    with pytest.raises(DataError) as err:
+        load_idx(path)
+    assert str(err.value) == (
+        f"{path}: truncated: header says {n}x{n}x{n} values = {n**3} bytes, found 10"
+    )

@@ -90,3 +90,27 @@ def test_npz_with_pickled_objects_is_refused_and_a_missing_file_named(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"junk")
     with pytest.raises(DataError, match=r"junk\.npz: not a readable \.npz file"):
         load_data({"name": "npz", "path": str(tmp_path / "junk.npz")})
+
+
+@pytest.mark.parametrize(
+    ("arrays", "key"),
+    [
+        ({"x": np.zeros((0, 3)), "y": np.zeros(0, int)}, "x"),
+        ({"x": np.zeros((0, 1, 4, 4), np.uint8), "y": np.zeros(0, int)}, "x"),
+        (
+            {
+                "x": np.zeros((4, 3)),
+                "y": np.arange(4) % 2,
+                "x_test": np.zeros((0, 3)),
+                "y_test": np.zeros(0, int),
+            },
+            "x_test",
+        ),
+    ],
+)
+def test_npz_without_samples_is_one_data_error_naming_the_array(tmp_path, arrays, key):
+    path = tmp_path / "empty.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(DataError) as err:
+        load_data({"name": "npz", "path": str(path)})
+    assert str(err.value) == f"{path}: {key!r} holds 0 samples; a split needs at least one"

@@ -2,7 +2,7 @@
 
 ```yaml
 data:
-  name: mnist                 # digits | mnist | fashion_mnist | kmnist | cifar10 | folder | npz
+  name: mnist                 # a data set of the catalog (nnstudy/config/datasets.py)
   root: ../shared/data/mnist-10k
   valid_fraction: 0.1         # stratified share of train held out for validation
   split_seed: 0
@@ -40,10 +40,10 @@ from pydantic import (
     model_validator,
 )
 
+from nnstudy.config.datasets import CATALOG, Dataset
 from nnstudy.config.loading import format_validation_error, split_named
 from nnstudy.errors import ConfigError
 
-DATA_NAMES = ("digits", "mnist", "fashion_mnist", "kmnist", "cifar10", "folder", "npz")
 #: Data sets that come without a test split of their own; one is carved out (see `fractions`).
 DEFAULT_TEST_FRACTION = 0.2
 
@@ -256,23 +256,34 @@ class Fractions(BaseModel):
         return self
 
 
-_NEEDS = {"folder": "root", "npz": "path"}
+def _plain(value: Any) -> Any:
+    """NumPy and torch numbers and arrays as the Python numbers and lists YAML would give, so
+    that they validate as numbers do and an error shows `0.9`, not `tensor([0.9000], ...)`."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist) and not isinstance(value, str | bytes):
+        return tolist()
+    return value
 
 
 class DataSpec(BaseModel):
     """Which data set to load, from where, how to split it and how to transform it.
 
-    Splits: the data set's own test split (digits, a folder without split folders and an npz
-    without `x_test` get a stratified test split of 20%, or `fractions.test`, always drawn with
-    seed 0 so it never depends on `split_seed`); validation is the folder's own `valid/`
-    (or the npz's `x_valid`), else a stratified `valid_fraction` of train drawn with
-    `split_seed`.
+    `name` is a data set of the catalog (`nnstudy.config.datasets.CATALOG`), which also says
+    which of `root`, `path` and the reader's options (`color`) it takes.
+
+    Splits: the data set's own test split (data without one, such as digits, a folder
+    without split folders or an npz without `x_test`, gets a stratified test split of 20%,
+    or `fractions.test`, always drawn with seed 0 so it never depends on `split_seed`);
+    validation is the data set's own (a folder's `valid/`, an npz's `x_valid`), else a
+    stratified `valid_fraction` of train drawn with `split_seed`.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    name: Literal["digits", "mnist", "fashion_mnist", "kmnist", "cifar10", "folder", "npz"] = (
-        "digits"
-    )
+    name: str = "digits"
     root: Path | None = Field(None, validate_default=True)
     path: Path | None = Field(None, validate_default=True)
     valid_fraction: float = Field(0.1, ge=0.0, lt=1.0)
@@ -284,7 +295,8 @@ class DataSpec(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _fractions_or_valid_fraction(cls, data: Any) -> Any:
+    def _plain_and_fractions_or_valid_fraction(cls, data: Any) -> Any:
+        data = _plain(data)
         if (
             isinstance(data, dict)
             and data.get("fractions") is not None
@@ -295,33 +307,48 @@ class DataSpec(BaseModel):
             )
         return data
 
-    @field_validator("root", "path", "color")
+    @field_validator("name")
     @classmethod
-    def _only_where_used(cls, value: Any, info: ValidationInfo) -> Any:
-        name = info.data.get("name")
-        key = info.field_name
-        if name is None:
+    def _in_catalog(cls, name: str) -> str:
+        if name not in CATALOG:
+            raise ValueError(f"{name!r} is not one of {', '.join(CATALOG)}")
+        return name
+
+    @field_validator("root", "path")
+    @classmethod
+    def _location(cls, value: Any, info: ValidationInfo) -> Any:
+        dataset = _dataset(info)
+        if dataset is None:
             return value
-        if key == "color":
-            if value is not None and name != "folder":
-                raise ValueError(f"only for name folder (images decoded by Pillow), not {name}")
+        key, where = info.field_name, dataset.location
+        if where is not None and where.key == key:
+            if value is None and where.required:
+                raise ValueError(f"required for name {dataset.name}: {where.what}")
             return value
-        if value is None and _NEEDS.get(name) == key:
-            what = "the image folder" if name == "folder" else "the .npz file"
-            raise ValueError(f"required for name {name}: {what}")
-        if value is not None and key == "root" and name in {"digits", "npz"}:
-            hint = "; give the file as path" if name == "npz" else " (it ships with scikit-learn)"
-            raise ValueError(f"not used by name {name}{hint}")
-        if value is not None and key == "path" and name != "npz":
-            raise ValueError(f"only for name npz; name {name} reads a directory: use root")
-        return value
+        if value is None:
+            return value
+        takers = [d.name for d in CATALOG.values() if d.location and d.location.key == key]
+        takes = f"{where.key}: {where.what}" if where else "no files"
+        raise ValueError(
+            f"not used by name {dataset.name} (only by {', '.join(takers)}); "
+            f"{dataset.name} takes {takes}"
+        )
+
+    @field_validator("color")
+    @classmethod
+    def _reader_option(cls, value: Any, info: ValidationInfo) -> Any:
+        dataset = _dataset(info)
+        if value is None or dataset is None or info.field_name in dataset.options:
+            return value
+        takers = [d.name for d in CATALOG.values() if info.field_name in d.options]
+        raise ValueError(f"only for name {' or '.join(takers)}, not {dataset.name}")
 
     @field_validator("fractions")
     @classmethod
     def _fractions_only_without_test(cls, value: Any, info: ValidationInfo) -> Any:
-        name = info.data.get("name")
-        if value is not None and name in {"mnist", "fashion_mnist", "kmnist", "cifar10"}:
-            raise ValueError(f"{name} has a test split of its own; use valid_fraction")
+        dataset = _dataset(info)
+        if value is not None and dataset is not None and dataset.own_test:
+            raise ValueError(f"{dataset.name} has a test split of its own; use valid_fraction")
         return value
 
     @field_validator("transforms")
@@ -346,11 +373,22 @@ class DataSpec(BaseModel):
         out["name"] = self.name
         return out
 
+    @property
+    def dataset(self) -> Dataset:
+        """The catalog entry of `name`."""
+        return CATALOG[self.name]
+
     def describe(self) -> str:
         """A short human name: `mnist`, `folder faces/ (grayscale)`."""
         where = self.root or self.path
         color = f" ({self.color})" if self.color else ""
         return f"{self.name} {where}{color}" if where else self.name
+
+
+def _dataset(info: ValidationInfo) -> Dataset | None:
+    """The catalog entry of the `name` validated so far (None when `name` was bad)."""
+    name = info.data.get("name")
+    return CATALOG.get(name) if isinstance(name, str) else None
 
 
 _INDEX = re.compile(r"\.(\d+)(?=[.:\[]|$)")

@@ -14,18 +14,61 @@ from nnstudy.errors import ConfigError
 M = TypeVar("M", bound=BaseModel)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a mapping with a key written twice (PyYAML keeps the
+    last one silently, so `{epochs: 1, epochs: 2}` would train 2 epochs unnoticed)."""
+
+
+def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:  # the keys as written (merged `<<` keys may be overridden)
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError:
+            continue  # constructing the mapping reports an unhashable key itself
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} is written twice (first on line {seen[key] + 1})",
+                key_node.start_mark)
+        seen[key] = key_node.start_mark.line
+    loader.flatten_mapping(node)
+    return loader.construct_mapping(node, deep=True)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def parse_yaml(text: str) -> Any:
+    """`yaml.safe_load` of `text`, refusing keys written twice in one mapping."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: builds no objects
+
+
 def load_yaml(path: str | Path) -> Any:
-    """Read a YAML file with `yaml.safe_load`; a missing or malformed file is a ConfigError."""
+    """Read a YAML file safely (no tags that build objects). A missing, unreadable,
+    malformed or empty file, or one with a key written twice, is a ConfigError naming it."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{path}: no such file")
+        raise ConfigError(f"{path}: no such file" + (" (a directory)" if path.is_dir() else ""))
     try:
-        return yaml.safe_load(path.read_text())
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc.__class__.__name__}: "
+                          f"{getattr(exc, 'strerror', None) or exc})") from None
+    try:
+        data = parse_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{path}:{where}: invalid YAML: {problem}") from None
+    if data is None:
+        raise ConfigError(f"{path}: the file is empty (or only `null`); expected a YAML "
+                          "mapping such as `data: {name: digits}`")
+    return data
 
 
 def split_named(item: Any) -> tuple[str, Any] | None:
@@ -46,7 +89,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not sep or not key:
         raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. train.lr=0.01")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = parse_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
     return key, value

@@ -8,10 +8,10 @@ import torch
 from torch import Tensor
 
 from nnstudy.config.data import DataSpec
+from nnstudy.config.datasets import SPLITS
 from nnstudy.data.augment import Augmenter
+from nnstudy.data.describe import DataDescription, describe_bundle
 from nnstudy.data.transforms import channel_stats
-
-SPLITS = ("train", "valid", "test")
 
 
 @dataclass
@@ -43,7 +43,8 @@ class DataBundle:
 
     `input_shape` is the shape of one sample as `batch` returns it (after transforms,
     augmentation crop and flatten); `counts[split][c]` the number of samples of class c;
-    `origin` where the files were read; `provenance[split]` how each split was made.
+    `origin` where the files were read; `provenance[split]` how each split was made;
+    `load_seconds` how long `load_data` took.
     """
 
     spec: DataSpec
@@ -56,6 +57,7 @@ class DataBundle:
     origin: str = ""
     #: Where each split comes from, e.g. {"valid": "10% of train, stratified, split_seed 0"}.
     provenance: dict[str, str] = field(default_factory=dict)
+    load_seconds: float = 0.0
 
     @property
     def num_classes(self) -> int:
@@ -66,9 +68,13 @@ class DataBundle:
     def counts(self) -> dict[str, list[int]]:
         """Samples per class in each split: {"train": [n_0, n_1, ...], "valid": [...], ...}."""
         return {
-            s.name: torch.bincount(s.y, minlength=self.num_classes).tolist()
-            for s in (self.train, self.valid, self.test)
+            s.name: torch.bincount(s.y, minlength=self.num_classes).tolist() for s in self.splits
         }
+
+    @property
+    def splits(self) -> tuple[Split, Split, Split]:
+        """(train, valid, test)."""
+        return (self.train, self.valid, self.test)
 
     def split(self, which: str | Split) -> Split:
         """The split named `which` (train, valid, test), or `which` itself."""
@@ -115,8 +121,14 @@ class DataBundle:
         """Mean and std per channel of the prepared samples of `split` (after transforms)."""
         return channel_stats(self.split(split).prepared)
 
+    def describe(self) -> DataDescription:
+        """What `nnstudy data show` prints: origin, classes, shapes, split sizes and how each
+        split was made, pixel statistics, transforms, and a table of images per class.
+        `print(bundle.describe())` gives it as text; rich renders it as a table."""
+        return describe_bundle(self)
+
     def __repr__(self) -> str:
-        sizes = ", ".join(f"{s.name} {len(s)}" for s in (self.train, self.valid, self.test))
+        sizes = ", ".join(f"{s.name} {len(s)}" for s in self.splits)
         return (
             f"DataBundle({self.spec.name}: {sizes}; {self.num_classes} classes; "
             f"input {self.input_shape})"

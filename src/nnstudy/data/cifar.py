@@ -1,28 +1,22 @@
 """CIFAR-10 from the python-pickle batches of `cifar-10-python.tar.gz`.
 
-`root` may be the directory of the batches (`data_batch_1` .. `data_batch_5`, `test_batch`,
-`batches.meta`), a directory holding `cifar-10-batches-py/`, or one holding the archive.
-Without `root` the archive is downloaded into the cache. An archive is extracted once, into
-the cache, refusing any member that is not a plain file or folder or whose path leaves the
-target directory. The pickles are read by an unpickler that builds numpy arrays and nothing
-else, so a crafted batch file cannot run code.
+The folder (a local `root`, or where the catalog's unpack hook extracted the archive) is the
+directory of the batches (`data_batch_1` .. `data_batch_5`, `test_batch`, `batches.meta`) or
+one holding `cifar-10-batches-py/`. A root holding the archive itself was extracted into the
+cache before (`nnstudy.data.unpack`). The pickles are read by an unpickler that builds numpy
+arrays and nothing else, so a crafted batch file cannot run code.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import pickle
-import shutil
-import tarfile
-import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from nnstudy.data.catalog import CATALOG
-from nnstudy.data.download import cache_dir, ensure_downloaded
+from nnstudy.config.datasets import Dataset
 from nnstudy.data.raw import RawData, RawPart, as_images, as_labels
 from nnstudy.errors import DataError
 
@@ -30,15 +24,17 @@ BATCHES_DIR = "cifar-10-batches-py"
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCH = "test_batch"
 META = "batches.meta"
-ARCHIVE = "cifar-10-python.tar.gz"
 
 
-def read_cifar10(root: Path | None, *, progress: bool = True) -> RawData:
-    """The 50,000 training and 10,000 test images as uint8 [N, 3, 32, 32] with labels."""
-    batches = _locate(root, progress)
+def read_cifar10(folder: Path, dataset: Dataset) -> RawData:
+    """The 50,000 training and 10,000 test images as uint8 [N, 3, 32, 32] with labels.
+
+    Class names come from `batches.meta`, else from the catalog entry `dataset`.
+    """
+    batches = _locate(folder, dataset)
     train = [_read_batch(batches / name) for name in TRAIN_BATCHES]
     test = _read_batch(batches / TEST_BATCH)
-    classes = _read_classes(batches)
+    classes = _read_classes(batches, dataset.classes)
     x = np.concatenate([b[0] for b in train])
     y = np.concatenate([b[1] for b in train])
     k = len(classes)
@@ -55,105 +51,16 @@ def _complete(directory: Path) -> bool:
     return all((directory / n).is_file() for n in (*TRAIN_BATCHES, TEST_BATCH))
 
 
-def ensure_cifar10(*, progress: bool = True, verify: bool = False) -> Path:
-    """The batches directory in the cache, downloading and extracting the archive if needed.
-
-    With `verify`, an archive already there is hashed again (and fetched anew on a mismatch).
-    """
-    home = cache_dir() / "cifar10"
-    extracted = home / "extracted"
-    if verify or not _complete(extracted / BATCHES_DIR):
-        archive = ensure_downloaded(CATALOG["cifar10"], home, progress=progress, verify=verify)
-        archive = archive / ARCHIVE
-        if not _complete(extracted / BATCHES_DIR):
-            extract_tar(archive, extracted)
-    return _batches_in(extracted, home / ARCHIVE)
-
-
-def _locate(root: Path | None, progress: bool) -> Path:
-    if root is None:
-        return ensure_cifar10(progress=progress)
-    root = Path(root).expanduser()
-    if not root.is_dir():
-        raise DataError(f"data.root: {root}: no such directory")
-    if _complete(root):
-        return root
-    if _complete(root / BATCHES_DIR):
-        return root / BATCHES_DIR
-    archive = root / ARCHIVE
-    if archive.is_file():
-        stat = archive.stat()
-        key = f"{archive.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-        extracted = (
-            cache_dir() / "cifar10" / f"local-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
-        )
-        if not _complete(extracted / BATCHES_DIR):
-            extract_tar(archive, extracted)
-        return _batches_in(extracted, archive)
+def _locate(folder: Path, dataset: Dataset) -> Path:
+    for batches in (folder, folder / BATCHES_DIR):
+        if _complete(batches):
+            return batches
+    published = [f.name for f in dataset.download.files] if dataset.download else []
+    archive = f"{' or '.join(published)} nor " if published else ""
     raise DataError(
-        f"data.root: {root}: holds neither {ARCHIVE} nor the batches "
+        f"data.root: {folder}: holds neither {archive}the batches "
         f"({', '.join(TRAIN_BATCHES)}, {TEST_BATCH}), directly or in {BATCHES_DIR}/"
     )
-
-
-def _batches_in(extracted: Path, archive: Path) -> Path:
-    batches = extracted / BATCHES_DIR
-    if not _complete(batches):
-        raise DataError(
-            f"{archive}: the archive has no {BATCHES_DIR}/ with {', '.join(TRAIN_BATCHES)} "
-            f"and {TEST_BATCH}"
-        )
-    return batches
-
-
-def extract_tar(archive: Path, target: Path) -> None:
-    """Extract `archive` into a new directory `target`, all or nothing.
-
-    Only plain files and folders are extracted; a link, a device, an absolute path or a
-    path that leaves `target` makes the whole extraction fail with a DataError naming the
-    member. The files go to a temporary folder beside `target`, renamed when complete.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        try:
-            with tarfile.open(archive, "r:*") as tar:
-                for member in tar:
-                    _extract_member(tar, member, tmp, archive)
-        except (tarfile.TarError, EOFError, OSError) as exc:
-            raise DataError(f"{archive}: cannot read the archive ({exc})") from None
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _extract_member(
-    tar: tarfile.TarFile, member: tarfile.TarInfo, tmp: Path, archive: Path
-) -> None:
-    name = member.name
-    dest = (tmp / name).resolve()
-    base = tmp.resolve()
-    if Path(name).is_absolute() or (dest != base and base not in dest.parents):
-        raise DataError(
-            f"{archive}: member {name!r} would be written outside the target directory; "
-            "refusing to extract"
-        )
-    if member.isdir():
-        dest.mkdir(parents=True, exist_ok=True)
-        return
-    if not member.isfile():
-        raise DataError(
-            f"{archive}: member {name!r} is a link or special file; refusing to extract"
-        )
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    source = tar.extractfile(member)
-    if source is None:
-        raise DataError(f"{archive}: member {name!r} cannot be read")
-    with source, dest.open("wb") as out:
-        shutil.copyfileobj(source, out)
 
 
 class _ArrayUnpickler(pickle.Unpickler):
@@ -225,10 +132,10 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return data.reshape(-1, 3, 32, 32), labels
 
 
-def _read_classes(batches: Path) -> list[str]:
+def _read_classes(batches: Path, known: tuple[str, ...]) -> list[str]:
     meta_path = batches / META
     if not meta_path.is_file():
-        return list(CATALOG["cifar10"].classes)
+        return list(known)
     names = _unpickle(meta_path).get("label_names")
     if not names:
         raise DataError(f"{meta_path}: no 'label_names' entry")

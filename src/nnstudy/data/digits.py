@@ -12,15 +12,16 @@ import torch
 from nnstudy.data.raw import RawData, RawPart
 
 
-def read_digits() -> RawData:
-    """The 1,797 digits as float32 [N, 1, 8, 8] in [0, 1] with labels 0..9 (no network)."""
+def read_digits(classes: tuple[str, ...] | list[str]) -> RawData:
+    """The 1,797 digits as float32 [N, 1, 8, 8] in [0, 1] with labels 0..9 (no network),
+    named `classes`."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
     x = (np.asarray(digits.images, dtype=np.float64) / 16.0).astype(np.float32)[:, np.newaxis]
     y = np.asarray(digits.target, dtype=np.int64)
     return RawData(
-        [str(i) for i in range(10)],
+        list(classes),
         RawPart(torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y)),
         origin="scikit-learn (sklearn.datasets.load_digits)",
     )

@@ -1,34 +1,41 @@
 """Downloads into the cache: mirrors in order, sha256 checked, nothing half-written left behind.
 
-The cache is `$NNSTUDY_DATA_DIR`, else `~/.cache/nnstudy`. A file is streamed into a
-temporary file beside its target, hashed on the way, and renamed to its name only when it is
-complete and its sha256 is the one recorded in `nnstudy.data.catalog`; so a file present in
-the cache under its own name was verified when it arrived.
+The cache is `$NNSTUDY_DATA_DIR`, else `~/.cache/nnstudy`; a data set's files go to
+`<cache>/<name>/`. A file is streamed into a temporary file beside its target, hashed on the
+way, and renamed to its name only when it is complete and its sha256 is the one its catalog
+entry records (`nnstudy.config.datasets`); so a file present in the cache under its own name
+was verified when it arrived. Nothing here knows one data set from another: what to fetch
+comes from the entry, and what to do with the files afterwards from its unpack hook.
 """
 
 from __future__ import annotations
 
 import hashlib
 import http.client
-import os
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from nnstudy.config.datasets import CATALOG, Dataset, RemoteFile
 from nnstudy.data.atomic import atomic_path
-from nnstudy.data.catalog import CATALOG, RemoteDataset, RemoteFile
+from nnstudy.data.cache import cache_dir
+from nnstudy.data.unpack import unpacked
 from nnstudy.errors import ConfigError, DataError
 
 USER_AGENT = "nnstudy (https://github.com/nnstudy; dataset download)"
 CHUNK = 1 << 16
 
 
-def cache_dir() -> Path:
-    """Where downloads and decode caches live: $NNSTUDY_DATA_DIR or ~/.cache/nnstudy."""
-    env = os.environ.get("NNSTUDY_DATA_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "nnstudy"
+@dataclass(frozen=True)
+class LocalCopy:
+    """A data set's files in the cache, each checked against its sha256, and the folder its
+    reader reads (where the unpack hook put them, or the files' own folder)."""
+
+    files: tuple[tuple[Path, str], ...]
+    folder: Path
 
 
 def sha256_of(path: Path) -> str:
@@ -41,41 +48,63 @@ def sha256_of(path: Path) -> str:
 
 
 def ensure_downloaded(
-    dataset: RemoteDataset,
+    dataset: Dataset,
     directory: Path | None = None,
     *,
     progress: bool = True,
     verify: bool = False,
 ) -> Path:
-    """The directory holding all files of `dataset`, downloading those not there yet.
+    """The directory (default `<cache>/<name>`) holding all published files of `dataset`,
+    downloading those not there yet.
 
     With `verify`, files already there are hashed again, and one whose sha256 is not the
     recorded one is removed and downloaded anew.
     """
+    if dataset.download is None:
+        raise ConfigError(f"data.name: {dataset.name} has nothing to download")
     directory = directory if directory is not None else cache_dir() / dataset.name
-    for file in dataset.files:
+    for file in dataset.download.files:
         target = directory / file.name
         if verify and target.is_file() and sha256_of(target) != file.sha256:
             target.unlink()
-        fetch(file, dataset.mirrors, directory, progress=progress)
+        fetch(file, dataset.download.mirrors, directory, progress=progress)
     return directory
 
 
-def download_dataset(name: str, *, progress: bool = True) -> Path:
-    """Download (or re-check) the files of `name` in the cache; returns their directory.
+def dataset_folder(
+    dataset: Dataset, root: Path | None, *, progress: bool = True, verify: bool = False
+) -> Path:
+    """The folder the reader of a downloadable `dataset` reads: `root` (which must exist), or
+    the cache, where the files are downloaded first; unpacked by the entry's hook."""
+    if root is None:
+        folder = ensure_downloaded(dataset, progress=progress, verify=verify)
+    else:
+        folder = Path(root).expanduser()
+        if not folder.is_dir():
+            raise DataError(f"data.root: {folder}: no such directory")
+    return unpacked(dataset, folder)
 
-    For cifar10 the archive is also extracted; the batches directory is returned.
+
+def download_dataset(name: str, *, progress: bool = True) -> LocalCopy | None:
+    """Download (or re-check) the files of `name` in the cache and unpack them.
+
+    None for a data set that comes with a library (nothing to download); a ConfigError for
+    one that reads files you give (folder, npz) or a name not in the catalog.
     """
-    if name not in CATALOG:
+    dataset = CATALOG.get(name)
+    if dataset is None or dataset.download is None:
+        if dataset is not None and dataset.location is None:
+            return None
+        remote = [d.name for d in CATALOG.values() if d.download is not None]
+        local = [d.name for d in CATALOG.values() if d.download is None]
         raise ConfigError(
-            f"data.name: {name!r} has nothing to download; one of {', '.join(CATALOG)} "
-            "(digits ships with scikit-learn, folder and npz read local files)"
+            f"data.name: {name!r} has nothing to download; one of {', '.join(remote)} "
+            f"({', '.join(local)} need no download)"
         )
-    if name == "cifar10":
-        from nnstudy.data.cifar import ensure_cifar10
-
-        return ensure_cifar10(progress=progress, verify=True)
-    return ensure_downloaded(CATALOG[name], progress=progress, verify=True)
+    folder = dataset_folder(dataset, None, progress=progress, verify=True)
+    directory = cache_dir() / dataset.name
+    files = tuple((directory / f.name, f.sha256) for f in dataset.download.files)
+    return LocalCopy(files, folder)
 
 
 def fetch(

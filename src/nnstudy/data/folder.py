@@ -23,14 +23,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from nnstudy.config.datasets import SPLITS
 from nnstudy.data.atomic import atomic_path
-from nnstudy.data.download import cache_dir
+from nnstudy.data.cache import cache_dir
 from nnstudy.data.raw import RawData, RawPart, as_images
 from nnstudy.data.transforms import resize
 from nnstudy.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm")
-SPLIT_FOLDERS = {"train": ("train",), "valid": ("valid", "val"), "test": ("test",)}
+#: The folder names of each split: its own name, and `val` for valid (as many sets have it).
+SPLIT_FOLDERS = {split: (split, *{"valid": ("val",)}.get(split, ())) for split in SPLITS}
 CACHE_VERSION = 1
 
 

@@ -18,7 +18,45 @@ from nnstudy.data.bundle import DataBundle, Split
 from nnstudy.errors import ConfigError
 
 MAX_ROWS = 20
+MAX_PER_CLASS = 100
 GAP = 2  # pixels of background between images, in units of source pixels
+
+
+def check_grid_target(path: str | Path, per_class: int = 8) -> Path:
+    """`path` as a Path, when a grid of `per_class` images per class can be written there.
+
+    Checked before any work: the format (from the suffix; none means PNG), that `path` is not
+    a folder nor inside a file, and 1 <= per_class <= MAX_PER_CLASS. Anything else is a
+    ConfigError naming the option.
+    """
+    path = Path(path)
+    if not 1 <= per_class <= MAX_PER_CLASS:
+        raise ConfigError(
+            f"--per-class: {per_class} images per class; a grid shows 1 to {MAX_PER_CLASS}"
+        )
+    formats = _formats()
+    suffix = path.suffix.lower().lstrip(".") or "png"
+    if suffix not in formats:
+        raise ConfigError(
+            f"--out {path}: unknown image format {'.' + suffix!r}; one of "
+            + ", ".join(sorted(formats))
+        )
+    if path.is_dir():
+        raise ConfigError(f"--out {path}: is a directory; give a file, e.g. {path / 'grid.png'}")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"--out {path}: cannot write ({parent} is a file)")
+            break
+    return path
+
+
+def grid_refusal(bundle: DataBundle) -> str | None:
+    """Why the samples of `bundle` cannot be drawn as a grid, or None when they can."""
+    images = bundle.train.prepared
+    if images.dim() != 4:
+        return f"the samples are vectors of {images.shape[-1]} values, not images"
+    return None
 
 
 def save_sample_grid(
@@ -31,27 +69,20 @@ def save_sample_grid(
 ) -> Path:
     """Draw `per_class` random samples of each class (at most 20 classes) into `path`.
 
-    The file is written to a temporary name and renamed when complete.
+    The file is written to a temporary name and renamed when complete; a path that cannot
+    be written is a ConfigError naming it, and leaves nothing behind.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
+    path = check_grid_target(path, per_class)
     from matplotlib.figure import Figure
 
-    path = Path(path)
     suffix = path.suffix.lower() or ".png"
-    fig = Figure()
-    formats = fig.canvas.get_supported_filetypes()
-    if suffix.lstrip(".") not in formats:
-        raise ConfigError(
-            f"--out {path}: unknown image format {suffix!r}; one of " + ", ".join(sorted(formats))
-        )
     part = bundle.split(split)
     images = part.prepared
     if images.dim() != 4:
         raise ConfigError(
             f"--out {path}: the samples are vectors of {images.shape[-1]} values, not images"
         )
+    fig = Figure()
     rows = min(bundle.num_classes, MAX_ROWS)
     mosaic = sample_mosaic(part, rows, per_class, seed)
     height, width = mosaic.shape[:2]
@@ -77,9 +108,21 @@ def save_sample_grid(
     if bundle.num_classes > MAX_ROWS:
         title += f" (first {MAX_ROWS} of {bundle.num_classes} classes)"
     fig.suptitle(title, fontsize=10)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=72 * 1.5, format=suffix.lstrip("."))
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=72 * 1.5, format=suffix.lstrip("."))
+    except OSError as exc:
+        raise ConfigError(f"--out {path}: cannot write ({exc.strerror or exc})") from None
     return path
+
+
+def _formats() -> dict[str, str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    return Figure().canvas.get_supported_filetypes()
 
 
 def sample_mosaic(part: Split, rows: int, per_class: int, seed: int) -> np.ndarray:

@@ -8,6 +8,7 @@ values in C order. Types: 0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D fl
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -71,7 +72,8 @@ def load_idx(path: str | Path, expect_magic: int | None = None) -> np.ndarray:
         raise DataError(f"{path}: truncated: the header needs {header} bytes, file has {len(data)}")
     dims = struct.unpack(f">{ndim}I", data[4:header])
     dtype = IDX_TYPES[type_code]
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    # Python integers: the product of ndim 32-bit sizes can pass any fixed-width type.
+    expected = math.prod(dims) * dtype.itemsize
     found = len(data) - header
     shape = "x".join(map(str, dims))
     if found < expected:

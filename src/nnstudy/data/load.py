@@ -1,6 +1,8 @@
 """`load_data(spec) -> DataBundle`: read, split, transform once, and check the augmentation.
 
-1. The reader of `spec.name` decodes the files into tensors (uint8 where the files are).
+1. The catalog entry of `spec.name` says where the files are: `root` or `path`, or the cache
+   (downloaded and unpacked there first); its reader decodes them into tensors (uint8 where
+   the files are).
 2. Splits: the data set's own test split, else a stratified one (20%, or `fractions.test`)
    drawn with seed 0; its own validation split, else a stratified `valid_fraction` of train
    (or `fractions.valid` of the whole) drawn with `split_seed`.
@@ -10,7 +12,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -24,6 +28,7 @@ from nnstudy.config.data import (
     StepSpec,
     parse_data_spec,
 )
+from nnstudy.config.datasets import Dataset
 from nnstudy.data.augment import Augmenter
 from nnstudy.data.bundle import DataBundle, Split
 from nnstudy.data.raw import RawData, RawPart
@@ -35,45 +40,49 @@ from nnstudy.errors import DataError
 #: are scored on the same test images.
 TEST_SEED = 0
 
+#: A reader: (the spec, its catalog entry, where the files are) -> the decoded data.
+Reader = Callable[[DataSpec, Dataset, Path | None], RawData]
 
-def _read_digits(spec: DataSpec, progress: bool) -> RawData:
+
+def _read_digits(spec: DataSpec, dataset: Dataset, where: Path | None) -> RawData:
     from nnstudy.data.digits import read_digits
 
-    return read_digits()
+    return read_digits(dataset.classes)
 
 
-def _read_idx(spec: DataSpec, progress: bool) -> RawData:
+def _read_idx(spec: DataSpec, dataset: Dataset, where: Path | None) -> RawData:
     from nnstudy.data.mnist import read_mnist_style
 
-    return read_mnist_style(spec.name, spec.root, progress=progress)
+    assert where is not None  # a downloadable data set always has a folder
+    return read_mnist_style(where, dataset.classes)
 
 
-def _read_cifar(spec: DataSpec, progress: bool) -> RawData:
+def _read_cifar(spec: DataSpec, dataset: Dataset, where: Path | None) -> RawData:
     from nnstudy.data.cifar import read_cifar10
 
-    return read_cifar10(spec.root, progress=progress)
+    assert where is not None
+    return read_cifar10(where, dataset)
 
 
-def _read_folder(spec: DataSpec, progress: bool) -> RawData:
+def _read_folder(spec: DataSpec, dataset: Dataset, where: Path | None) -> RawData:
     from nnstudy.data.folder import read_folder
 
-    assert spec.root is not None  # DataSpec requires root for folder
-    return read_folder(spec.root, spec.color or "rgb", _decode_size(spec.transforms))
+    assert where is not None  # DataSpec requires root for folder
+    return read_folder(where, spec.color or "rgb", _decode_size(spec.transforms))
 
 
-def _read_npz(spec: DataSpec, progress: bool) -> RawData:
+def _read_npz(spec: DataSpec, dataset: Dataset, where: Path | None) -> RawData:
     from nnstudy.data.npz import read_npz
 
-    assert spec.path is not None  # DataSpec requires path for npz
-    return read_npz(spec.path)
+    assert where is not None  # DataSpec requires path for npz
+    return read_npz(where)
 
 
-READERS: dict[str, Callable[[DataSpec, bool], RawData]] = {
+#: The readers by the format name a catalog entry gives (`Dataset.reader`).
+READERS: dict[str, Reader] = {
     "digits": _read_digits,
-    "mnist": _read_idx,
-    "fashion_mnist": _read_idx,
-    "kmnist": _read_idx,
-    "cifar10": _read_cifar,
+    "idx": _read_idx,
+    "cifar": _read_cifar,
     "folder": _read_folder,
     "npz": _read_npz,
 }
@@ -87,8 +96,10 @@ def load_data(
     Errors in the spec are ConfigErrors naming `data.<key>`; unreadable files are
     DataErrors naming the file. `progress` shows download progress bars on stderr.
     """
+    start = time.perf_counter()
     spec = parse_data_spec(spec)
-    raw = READERS[spec.name](spec, progress)
+    dataset = spec.dataset
+    raw = READERS[dataset.reader](spec, dataset, _files(spec, dataset, progress))
     parts, provenance = _split(raw, spec)
     prepared, steps, image_shape = prepare({k: p.x for k, p in parts.items()}, spec.transforms)
     augmenter = Augmenter(
@@ -108,7 +119,19 @@ def load_data(
         augmenter=augmenter,
         origin=raw.origin,
         provenance=provenance,
+        load_seconds=time.perf_counter() - start,
     )
+
+
+def _files(spec: DataSpec, dataset: Dataset, progress: bool) -> Path | None:
+    """Where the reader finds the files: `root` or `path` as given, or, for a data set that
+    can be downloaded, the folder `dataset_folder` makes ready (cache, unpack hook)."""
+    given = getattr(spec, dataset.location.key) if dataset.location else None
+    if dataset.download is None:
+        return given
+    from nnstudy.data.download import dataset_folder
+
+    return dataset_folder(dataset, given, progress=progress)
 
 
 def _split(raw: RawData, spec: DataSpec) -> tuple[dict[str, RawPart], dict[str, str]]:
@@ -126,6 +149,9 @@ def _split(raw: RawData, spec: DataSpec) -> tuple[dict[str, RawPart], dict[str, 
             f"data.valid_fraction: {raw.origin} has a validation split of its own; "
             f"remove valid_fraction (got {spec.valid_fraction})"
         )
+    for split, part in (("train", raw.train), ("valid", raw.valid), ("test", raw.test)):
+        if part is not None and len(part) == 0:
+            raise DataError(f"{raw.origin}: the {split} split has 0 samples")
     train, test = raw.train, raw.test
     how = {"train": "training files", "valid": "validation files", "test": "test files"}
     if test is None:

@@ -1,8 +1,9 @@
-"""MNIST, Fashion-MNIST and KMNIST: four IDX files, from a local directory or the cache.
+"""MNIST-style data sets (MNIST, KMNIST, ...): four IDX files, a train and a test pair.
 
-A local `root` must hold the four files under their standard names, gzip-compressed
-(`train-images-idx3-ubyte.gz`) or not (`train-images-idx3-ubyte`); it may hold a subset of
-the data set (any sizes). Without `root` the files are downloaded once into the cache.
+The folder (a local `root`, or the cache the files were downloaded into) holds the files
+under their published names (`IDX_FILES`), gzip-compressed (`train-images-idx3-ubyte.gz`)
+or not (`train-images-idx3-ubyte`); it may hold a subset of the data set (any sizes). Class
+names come from the catalog entry.
 """
 
 from __future__ import annotations
@@ -11,26 +12,18 @@ from pathlib import Path
 
 import numpy as np
 
-from nnstudy.data.catalog import CATALOG, IDX_FILES
-from nnstudy.data.download import ensure_downloaded
+from nnstudy.config.datasets import IDX_FILES
 from nnstudy.data.idx import IMAGES_MAGIC, LABELS_MAGIC, load_idx
 from nnstudy.data.raw import RawData, RawPart, as_images, as_labels
 from nnstudy.errors import DataError
 
 
-def read_mnist_style(name: str, root: Path | None, *, progress: bool = True) -> RawData:
-    """Read the train and t10k IDX pairs of `name` (mnist, fashion_mnist, kmnist)."""
-    dataset = CATALOG[name]
-    if root is None:
-        directory = ensure_downloaded(dataset, progress=progress)
-    else:
-        directory = Path(root).expanduser()
-        if not directory.is_dir():
-            raise DataError(f"data.root: {directory}: no such directory")
-    paths = [_find(directory, f) for f in IDX_FILES]
-    train = _read_pair(paths[0], paths[1], len(dataset.classes))
-    test = _read_pair(paths[2], paths[3], len(dataset.classes))
-    return RawData(list(dataset.classes), train, None, test, origin=str(directory))
+def read_mnist_style(folder: Path, classes: tuple[str, ...] | list[str]) -> RawData:
+    """Read the train and t10k IDX pairs in `folder`; labels index `classes`."""
+    paths = [_find(folder, f) for f in IDX_FILES]
+    train = _read_pair(paths[0], paths[1], len(classes))
+    test = _read_pair(paths[2], paths[3], len(classes))
+    return RawData(list(classes), train, None, test, origin=str(folder))
 
 
 def _find(directory: Path, gz_name: str) -> Path:

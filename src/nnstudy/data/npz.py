@@ -13,10 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
+from nnstudy.config.datasets import SPLITS
 from nnstudy.data.raw import RawData, RawPart, as_images, as_labels
 from nnstudy.errors import DataError
 
-PARTS = {"train": ("x", "y"), "valid": ("x_valid", "y_valid"), "test": ("x_test", "y_test")}
+#: The arrays of each split: x and y for train, x_<split> and y_<split> for the others.
+PARTS = {s: ("x", "y") if s == "train" else (f"x_{s}", f"y_{s}") for s in SPLITS}
 
 
 def read_npz(path: Path) -> RawData:
@@ -53,6 +55,8 @@ def read_npz(path: Path) -> RawData:
         if kx not in arrays:
             continue
         x = _samples(path, kx, arrays[kx])
+        if len(x) == 0:
+            raise DataError(f"{path}: {kx!r} holds 0 samples; a split needs at least one")
         if shape is not None and x.shape[1:] != shape:
             raise DataError(
                 f"{path}: {kx!r} samples are {list(x.shape[1:])}, 'x' samples {list(shape)}"

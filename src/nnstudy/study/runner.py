@@ -198,7 +198,7 @@ def _execute(store: TrialStore, out: Path, workers: int, threads: int, progress:
         else:
             ctx = get_context("spawn")
             with ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_worker,
-                                     initargs=(threads,)) as pool:
+                                     initargs=(threads, os.getpid())) as pool:
                 pending = {}
                 queue = list(payloads)
                 while queue or pending:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import io
+import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from typing import Any
@@ -22,14 +24,40 @@ import torch
 _BUNDLES: dict[str, Any] = {}
 
 
-def init_worker(threads: int) -> None:
-    """Worker start-up: die with the parent (Linux), fix threads, flush denormals."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError):
-            ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+# How often a worker checks that its parent is still there (where no death signal exists).
+PARENT_POLL_S = 1.0
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def init_worker(threads: int, parent: int | None = None) -> None:
+    """Worker start-up: die with the parent, fix threads, flush denormals.
+
+    `parent` is the pid of the study process. On Linux the kernel kills the worker when
+    its parent dies (PR_SET_PDEATHSIG); a parent that died while the worker was still
+    starting (importing torch takes seconds) is caught by comparing the worker's parent
+    with `parent` once the signal is set; elsewhere a daemon thread polls for it.
+    """
+    if parent is not None:
+        watch_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
     torch.set_flush_denormal(True)
+
+
+def watch_parent(parent: int) -> None:
+    """Make this process end as soon as `parent` is no longer its parent (it died)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
+            if os.getppid() != parent:  # it died before the signal was armed
+                os._exit(1)
+            return
+    def poll() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=poll, name="nnstudy-parent-watch", daemon=True).start()
 
 
 def _bundle(data_json: str):

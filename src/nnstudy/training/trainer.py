@@ -572,6 +572,8 @@ class _Group:
     def _results(self) -> list[TrainedModel]:
         stacked, tracker = self.stacked, self.tracker
         self.signals.observe_dead_units(stacked, self.bundle, self.dev, self.dtype)
+        self.signals.observe_data(self.bundle, start_finite=all(
+            math.isfinite(v) for v in self.initial_loss))
         self.signals.settle(self.epochs_run)
         tracker.restore(stacked)
         results = []
