@@ -9,7 +9,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from nnstudy.cli import app
+from nnstudy.cli import app, main
 
 # DESIGN.md: `nnstudy inspect | check | trace | data | train | study run | study resume |
 # study report | trajectory`; trajectory does not exist yet. Besides: data show/download,
@@ -49,3 +49,12 @@ def test_every_command_answers_help_through_clirunner(path):
 def test_an_unknown_command_is_a_usage_error():
     result = CliRunner().invoke(app, ["trian"])
     assert result.exit_code == 2
+
+
+def test_user_text_is_printed_literally_without_emoji_codes(capsys):
+    try:
+        main(["inspect", "nosuchmod.sub:factory"])
+    except SystemExit as exc:
+        assert exc.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: nosuchmod.sub:factory: cannot import module")

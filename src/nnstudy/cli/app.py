@@ -24,8 +24,8 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True, emoji=False)  # user text (":factory") is printed literally
+err_console = Console(stderr=True, emoji=False)
 
 @app.callback()
 def _root(

@@ -47,7 +47,7 @@ def run_command(
     if out is None:  # a new directory: an earlier run of the same study is kept
         out = free_run_dir(Path("runs") / study.spec.name)
     console.print(f"study {study.spec.name}: {len(study.plans)} trials in "
-                  f"{len(study.groups)} group(s)", highlight=False)
+                  f"{len(study.groups)} group(s)", highlight=False, markup=False)
     result = study.run(out=out, workers=workers, threads=threads,
                        progress=not quiet and console.is_terminal)
     _print_result(result)
@@ -73,7 +73,7 @@ def status_command(study_dir: Path = typer.Argument(..., help="Study directory."
     s = status(study_dir)
     counts = ", ".join(f"{v} {k}" for k, v in sorted(s["counts"].items()))
     console.print(f"study {s['name']}: {s['total']} trials ({counts}); "
-                  f"{s['groups_not_done']} group(s) not done", highlight=False)
+                  f"{s['groups_not_done']} group(s) not done", highlight=False, markup=False)
 
 
 @study_app.command("report")
