@@ -19,7 +19,7 @@ from nnstudy.errors import ConfigError
 from nnstudy.training.optimizers.adadelta import BatchedAdadelta
 from nnstudy.training.optimizers.adagrad import BatchedAdagrad
 from nnstudy.training.optimizers.adam import BatchedAdam
-from nnstudy.training.optimizers.base import KEY_PREFIX, BatchedOptimizer
+from nnstudy.training.optimizers.base import KEY_PREFIX, BatchedOptimizer, HyperparameterError
 from nnstudy.training.optimizers.rmsprop import BatchedRMSprop
 from nnstudy.training.optimizers.sgd import BatchedMomentum, BatchedNesterov, BatchedSGD
 
@@ -57,5 +57,6 @@ __all__ = [
     "BatchedOptimizer",
     "BatchedRMSprop",
     "BatchedSGD",
+    "HyperparameterError",
     "make_optimizer",
 ]
