@@ -277,3 +277,11 @@ def test_a_hyperparameter_every_optimizer_of_the_grid_has_is_accepted():
     adadelta = Study(load_study(dict(STUDY, seeds=[0], grid={
         "train.optimizer": ["adadelta"], "train.rho": [0.5, 0.9]})))
     assert [p.spec.train.optimizer_hparams()["rho"] for p in adadelta.plans] == [0.5, 0.9]
+
+
+def test_a_study_and_a_run_default_to_the_same_device():
+    from nnstudy.config.run import DEFAULT_DEVICE, RunSpec
+
+    study = Study(load_study(dict(STUDY, seeds=[0], grid={"train.lr": [0.1]})))
+    assert study.spec.device == RunSpec().device == DEFAULT_DEVICE == "auto"
+    assert study.plans[0].spec.device == "auto"

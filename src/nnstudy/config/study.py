@@ -45,7 +45,7 @@ METRICS = tuple(
 )
 # Trials that can train together (one architecture, optimizer, batch size, ...) are cut
 # into work units of at most this many models. Measured on a 2-core CPU (float32, one
-# thread): per model, a group of the 784-100-10 MLP gains little beyond 4 models, the
+# thread): per model, a group of the 784-100-10 MLP gains little beyond 2 to 4 models, the
 # 64-unit digits MLP of the quick start keeps gaining up to about 12; 8 gets most of the
 # second while still cutting the example studies' groups of 9 and 15 into 2 units each
 # (8 units in the quick start, enough for 8 workers).
