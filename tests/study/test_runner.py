@@ -11,12 +11,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from nnstudy.api import Study
 from nnstudy.cli import main
 from nnstudy.config.study import load_study, plan_trials
 from nnstudy.errors import ConfigError
 from nnstudy.study import resume, status
+from nnstudy.study.runner import DEFAULT_THREADS
+from nnstudy.study.store import open_store
 
 STUDY = {
     "name": "tiny",
@@ -183,10 +186,101 @@ def test_cli_study_run_prints_the_best_table(tmp_path, capsys):
     assert "# Study report: tiny" in out and "## Best configuration" in out
 
 
-def test_a_single_group_is_split_so_that_every_worker_has_work():
-    study = Study(load_study(dict(STUDY, grid={"train.lr": [0.01, 0.1, 0.2]}, seeds=[0, 1, 2])))
-    assert len(study.groups) == 1
-    units = study.work_units(2)
-    assert sorted(len(u) for u in units.values()) == [4, 5]
+@pytest.mark.parametrize(("max_size", "sizes"), [(4, [3, 3, 3]), (8, [5, 4]), (9, [9]),
+                                                 (2, [2, 2, 2, 2, 1])])
+def test_work_units_cut_each_group_by_max_group_size_alone(max_size, sizes):
+    study = Study(load_study(dict(STUDY, grid={"train.lr": [0.01, 0.1, 0.2]}, seeds=[0, 1, 2],
+                                  max_group_size=max_size)))
+    (gid,) = study.groups
+    units = study.work_units()
+    assert [len(u) for u in units.values()] == sizes
     assert [p.trial_id for u in units.values() for p in u] == [p.trial_id for p in study.plans]
-    assert study.work_units(1) == study.groups
+    assert list(units) == ([gid] if len(sizes) == 1 else [f"{gid}-{i}" for i in range(len(sizes))])
+
+
+def test_the_default_max_group_size_keeps_small_groups_whole_and_cuts_large_ones():
+    assert Study(load_study(STUDY)).work_units() == Study(load_study(STUDY)).groups  # 4 + 4
+    quick = Study.from_yaml(Path(__file__).resolve().parents[2] / "studies" / "quickstart.yaml")
+    assert sorted(len(u) for u in quick.work_units().values()) == [4] * 4 + [5] * 4
+
+
+# Adam at lr 0.1 rounds differently in a unit of 3 than in one of 5 (the defect this guards).
+WORKERS_STUDY = dict(STUDY, grid={"train.lr": [0.003, 0.03, 0.1]}, seeds=[0, 1, 2],
+                     train={"optimizer": "adam", "epochs": 3, "batch_size": 64},
+                     max_group_size=4)
+
+
+@pytest.mark.slow
+def test_results_are_identical_whatever_the_number_of_workers(tmp_path):
+    """Same machine, same study file: bitwise the same numbers with 1, 2 or 3 workers."""
+    study = Study(load_study(WORKERS_STUDY))
+    assert [len(u) for u in study.work_units().values()] == [3, 3, 3]
+    runs = {w: study.run(out=tmp_path / f"w{w}", workers=w).trials.set_index("trial_id")
+            for w in (1, 2, 3)}
+    cols = [c for c in runs[1].columns if c.startswith(("best_", "final_"))] + [
+        "group", "status", "best_epoch", "epochs_run"]
+    assert runs[1]["status"].eq("done").all()
+    for w in (2, 3):
+        pd.testing.assert_frame_equal(runs[w][cols], runs[1][cols], check_exact=True)
+    for trial in runs[1].index:  # and the weights kept
+        ref = torch.load(tmp_path / "w1" / "models" / f"{trial}.pt", weights_only=True)
+        for w in (2, 3):
+            other = torch.load(tmp_path / f"w{w}" / "models" / f"{trial}.pt", weights_only=True)
+            assert all(torch.equal(ref[k], other[k]) for k in ref), (trial, w)
+
+
+def test_the_thread_count_is_the_studys_not_the_machines(tmp_path):
+    study = Study(load_study(dict(STUDY, grid={"train.lr": [0.1]}, seeds=[0],
+                                  train={"epochs": 1})))
+    study.run(out=tmp_path / "s", workers=1)
+    study.run(out=tmp_path / "t", workers=1, threads=2)
+    for name, threads in (("s", DEFAULT_THREADS), ("t", 2)):
+        store = open_store(tmp_path / name)
+        assert store.meta()["threads"] == threads
+        store.close()
+    assert DEFAULT_THREADS == 1
+
+
+@pytest.mark.parametrize(
+    ("patch", "text"),
+    [
+        ({"train": {"optimizer": "adam"}, "grid": {"train.rho": [0.5]}},
+         "grid.train.rho[0]: not a hyperparameter of adam (got 0.5); adam accepts lr, betas, "
+         "eps, weight_decay, amsgrad, decoupled_weight_decay"),
+        ({"grid": {"train.optimizer": ["adadelta", "adam"], "train.rho": [0.5]}},
+         "trial g001-s0 (train.optimizer=adam train.rho=0.5): train.rho: not a hyperparameter "
+         "of adam"),
+        ({"variants": [{"name": "a", "set": {"train.optimizer": "adam", "train.alpha": 0.9}}]},
+         "variants[0].set.train.alpha: not a hyperparameter of adam"),
+        ({"grid": {"train.optimizer": ["sgd"], "train.nesterov": [True]}},
+         "train.nesterov: Nesterov momentum needs momentum > 0"),
+    ],
+)
+def test_a_hyperparameter_the_optimizer_lacks_fails_at_load_and_writes_nothing(
+        tmp_path, capsys, patch, text):
+    path = write_study(tmp_path, {**STUDY, "seeds": [0], **patch})
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as info:
+        main(["study", "run", str(path), "--out", str(out)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert text in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_a_hyperparameter_every_optimizer_of_the_grid_has_is_accepted():
+    study = Study(load_study(dict(STUDY, seeds=[0], grid={
+        "train.optimizer": ["adadelta", "rmsprop"], "train.weight_decay": [0.0, 0.1]})))
+    assert len(study.plans) == 4
+    adadelta = Study(load_study(dict(STUDY, seeds=[0], grid={
+        "train.optimizer": ["adadelta"], "train.rho": [0.5, 0.9]})))
+    assert [p.spec.train.optimizer_hparams()["rho"] for p in adadelta.plans] == [0.5, 0.9]
+
+
+def test_a_study_and_a_run_default_to_the_same_device():
+    from nnstudy.config.run import DEFAULT_DEVICE, RunSpec
+
+    study = Study(load_study(dict(STUDY, seeds=[0], grid={"train.lr": [0.1]})))
+    assert study.spec.device == RunSpec().device == DEFAULT_DEVICE == "auto"
+    assert study.plans[0].spec.device == "auto"

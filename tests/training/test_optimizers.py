@@ -77,6 +77,17 @@ CASES: dict[str, tuple[str, list[dict[str, Any]]]] = {
         {"lr": 0.1, "initial_accumulator_value": v, "lr_decay": d}
         for v, d in ((0.0, 0.0), (0.1, 0.05), (1.0, 0.0))
     ]),
+    "nadam": ("nadam", [
+        {"lr": 2e-3}, {"lr": 5e-3, "betas": (0.8, 0.99)}, {"lr": 1e-2, "momentum_decay": 0.01},
+    ]),
+    "nadam-eps-weight_decay-momentum_decay": ("nadam", [
+        {"lr": 1e-2, "eps": e, "weight_decay": w, "momentum_decay": d}
+        for e, w, d in ((1e-8, 0.0, 4e-3), (1e-3, 0.1, 0.0), (0.1, 1e-3, 0.05))
+    ]),
+    "nadam-decoupled": ("nadam", [
+        {"lr": lr, "weight_decay": w, "decoupled_weight_decay": True, "betas": (b1, 0.999)}
+        for lr, w, b1 in ((1e-2, 0.01, 0.9), (5e-3, 0.0, 0.5), (2e-2, 0.5, 0.95))
+    ]),
 }
 
 
@@ -88,7 +99,8 @@ def torch_optimizer(name: str, params, hp: dict[str, Any]) -> torch.optim.Optimi
         hp["nesterov"] = name == "nesterov"
         return torch.optim.SGD(params, **hp)
     cls = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop,
-           "adadelta": torch.optim.Adadelta, "adagrad": torch.optim.Adagrad}[name]
+           "adadelta": torch.optim.Adadelta, "adagrad": torch.optim.Adagrad,
+           "nadam": torch.optim.NAdam}[name]
     return cls(params, **hp)
 
 
@@ -190,7 +202,8 @@ def test_g_models_together_equal_g_separate_torch_optim_runs(case):
 
 
 @pytest.mark.parametrize("case", ["sgd-momentum-dampening", "adam-amsgrad", "rmsprop-momentum-centered",
-                                  "adadelta", "adagrad-initial_accumulator_value"])
+                                  "adadelta", "adagrad-initial_accumulator_value",
+                                  "nadam-eps-weight_decay-momentum_decay"])
 def test_shared_hyperparameters_take_the_scalar_path_and_still_equal_torch(case):
     name, hps = CASES[case]
     same = [hps[1]] * G
@@ -202,7 +215,7 @@ def test_shared_hyperparameters_take_the_scalar_path_and_still_equal_torch(case)
     pair.assert_equal()
 
 
-@pytest.mark.parametrize("case", ["sgd", "adam", "rmsprop-momentum-centered", "adagrad"])
+@pytest.mark.parametrize("case", ["sgd", "adam", "rmsprop-momentum-centered", "adagrad", "nadam"])
 def test_float32_stays_within_float32_rounding_of_torch(case):
     name, hps = CASES[case]
     pair = Pair(name, hps, dtype=torch.float32)
@@ -213,7 +226,8 @@ def test_float32_stays_within_float32_rounding_of_torch(case):
 
 
 @pytest.mark.parametrize("case", ["sgd-momentum-dampening", "nesterov", "adam-amsgrad-decoupled",
-                                  "rmsprop-momentum-centered", "adadelta", "adagrad"])
+                                  "rmsprop-momentum-centered", "adadelta", "adagrad", "nadam",
+                                  "nadam-decoupled"])
 def test_inactive_models_are_frozen_and_resume_as_if_they_had_skipped_those_steps(case):
     name, hps = CASES[case]
     pair = Pair(name, hps)
@@ -268,7 +282,7 @@ def test_state_dict_round_trip_continues_identically(name):
         assert torch.equal(a.detach(), b)
 
 
-@pytest.mark.parametrize("case", ["momentum", "adam-eps-weight_decay", "adagrad"])
+@pytest.mark.parametrize("case", ["momentum", "adam-eps-weight_decay", "adagrad", "nadam-decoupled"])
 def test_lr_set_per_epoch_matches_torch_param_group_lr(case):
     name, hps = CASES[case]
     pair = Pair(name, hps)
@@ -295,7 +309,7 @@ def test_changing_lr_in_place_takes_effect_like_set_lr():
     assert a.ours.lr.tolist() == pytest.approx([0.005, 0.0015, 0.01])
 
 
-@pytest.mark.parametrize("name", ["momentum", "adam", "rmsprop"])
+@pytest.mark.parametrize("name", ["momentum", "adam", "rmsprop", "nadam"])
 def test_select_keeps_the_chosen_models_and_their_state(name):
     hps = next(h for n, h in CASES.values() if n == name)
     pair = Pair(name, hps)
@@ -345,6 +359,7 @@ def test_defaults_are_torch_defaults():
     torch_defaults: dict[str, Callable[..., torch.optim.Optimizer]] = {
         "adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop,
         "adadelta": torch.optim.Adadelta, "adagrad": torch.optim.Adagrad,
+        "nadam": torch.optim.NAdam,
     }
     for name, cls in torch_defaults.items():
         config = make_optimizer(name, p).get_config()
@@ -358,7 +373,7 @@ def test_defaults_are_torch_defaults():
     ("name", "hp", "message"),
     [
         ("adamm", {}, "train.optimizer: 'adamm' is not one of sgd, momentum, nesterov, adam, "
-                      "rmsprop, adadelta, adagrad"),
+                      "rmsprop, adadelta, adagrad, nadam"),
         ("adam", {"rho": 0.9}, "train.rho: not a hyperparameter of adam (got 0.9); adam accepts "
                                "lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay"),
         ("nesterov", {"dampening": 0.1}, "train.dampening: not a hyperparameter of nesterov"),

@@ -35,7 +35,7 @@ def run_command(
                                   "... if that exists]."),
     workers: int = typer.Option(None, "--workers", help="Worker processes [default: cores]."),
     threads: int = typer.Option(None, "--threads",
-                                help="Torch threads per group [default: cores / workers]."),
+                                help="Torch threads per work unit [default: 1]."),
     set_: list[str] = typer.Option([], "--set", help="Override a key: --set train.epochs=5"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
 ) -> None:

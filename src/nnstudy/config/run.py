@@ -13,6 +13,10 @@ from nnstudy.config.model import parse_model_spec
 from nnstudy.config.train import TrainSpec
 from nnstudy.errors import ConfigError
 
+# The device of runs and studies when the config does not say: CUDA when torch sees a GPU,
+# else the CPU (resolved where training happens: `nnstudy.training.device`).
+DEFAULT_DEVICE = "auto"
+
 
 class RunSpec(BaseModel):
     """One training run.
@@ -28,7 +32,7 @@ class RunSpec(BaseModel):
     data: DataSpec = Field(default_factory=DataSpec)
     model: Any = Field(default_factory=lambda: {"mlp": {}})
     train: TrainSpec = Field(default_factory=TrainSpec)
-    device: str = "auto"  # cuda when torch sees a GPU, else cpu
+    device: str = DEFAULT_DEVICE
 
     @field_validator("model", mode="before")
     @classmethod

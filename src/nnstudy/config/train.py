@@ -1,14 +1,32 @@
-"""The `train:` block of a run config: optimizer, schedule, regularization, stopping."""
+"""The `train:` block of a run config: optimizer, schedule, regularization, stopping.
+
+The optimizer's hyperparameters are keys of this block beside `optimizer`: `lr`,
+`momentum`, `betas`, `eps`, ... Which keys an optimizer has, their defaults and their
+ranges are written once, in the optimizer class's `hyper` table
+(`nnstudy.training.optimizers`, docs/optimizers.md). This block asks the class: a key the
+chosen optimizer does not have, or a value it refuses, is an error when the config is
+loaded, in the optimizer's own words (`train.rho: not a hyperparameter of adam (got 0.5);
+adam accepts lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay`).
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from nnstudy.config.schedule import ScheduleSpec
+from nnstudy.training.optimizers import OPTIMIZER_CLASSES, OPTIMIZERS, HyperparameterError
 
-OptimizerName = Literal["sgd", "momentum", "nesterov", "adam", "rmsprop", "adadelta", "adagrad"]
 InitName = Literal[
     "default", "xavier_normal", "xavier_uniform", "glorot_normal", "glorot_uniform",
     "he_normal", "he_uniform", "kaiming_normal", "kaiming_uniform", "normal", "uniform",
@@ -17,18 +35,11 @@ Metric = Literal[
     "valid_loss", "valid_accuracy", "train_loss", "train_accuracy", "test_loss", "test_accuracy"
 ]
 
-# Learning rates when `lr` is not given: torch.optim's defaults, and 0.1 for plain SGD (the
-# reports' setting), since torch.optim.SGD has no meaningful default.
-DEFAULT_LR = {
-    "sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adam": 1e-3, "rmsprop": 1e-2,
-    "adadelta": 1.0, "adagrad": 1e-2,
-}
-
-# The optimizer hyperparameters a config may set; each goes to make_optimizer by name.
-OPTIMIZER_KEYS = (
-    "momentum", "dampening", "betas", "eps", "rho", "alpha", "centered", "amsgrad",
-    "weight_decay", "decoupled_weight_decay", "lr_decay", "initial_accumulator_value",
-)
+# Every key that is some optimizer's hyperparameter: such a key is checked against the
+# chosen optimizer; any other key that is not a field is unknown.
+HYPERPARAMETERS = frozenset(key for cls in OPTIMIZER_CLASSES.values() for key in cls.hyper)
+# How a value of each kind is read from YAML (as a pydantic field of that type would).
+_SWITCH, _PAIR, _NUMBER = TypeAdapter(bool), TypeAdapter(tuple[float, float]), TypeAdapter(float)
 
 
 class EarlyStoppingSpec(BaseModel):
@@ -47,23 +58,18 @@ class EarlyStoppingSpec(BaseModel):
 
 
 class TrainSpec(BaseModel):
-    """How to train: see docs/training.md for every key with its default."""
+    """How to train: see docs/training.md for every key with its default.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    optimizer: OptimizerName = "sgd"
-    lr: float | None = Field(None, gt=0)
-    momentum: float | None = Field(None, ge=0)
-    dampening: float | None = Field(None, ge=0, le=1)
-    betas: tuple[float, float] | None = None
-    eps: float | None = Field(None, gt=0)
-    rho: float | None = Field(None, ge=0, le=1)
-    alpha: float | None = Field(None, ge=0, le=1)
-    centered: bool | None = None
-    amsgrad: bool | None = None
-    weight_decay: float | None = Field(None, ge=0)
-    decoupled_weight_decay: bool | None = None
-    lr_decay: float | None = Field(None, ge=0)
-    initial_accumulator_value: float | None = Field(None, ge=0)
+    Besides the fields below, the block holds the chosen optimizer's hyperparameters
+    other than `lr` (pydantic's extra keys: `spec.model_extra`, or `optimizer_hparams()`
+    with `lr`); only those given are stored, the rest are the optimizer's defaults.
+    """
+
+    # Extra keys are allowed only because `_optimizer_keys` lets none through but the
+    # chosen optimizer's hyperparameters.
+    model_config = ConfigDict(extra="allow", frozen=True)
+    optimizer: str = "sgd"
+    lr: float | None = Field(None, gt=0)  # None: the optimizer's default, filled in
     l2: float = Field(0.0, ge=0)
     schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
     batch_size: int = Field(64, gt=0)
@@ -76,19 +82,79 @@ class TrainSpec(BaseModel):
     eval_batch_size: int = Field(4096, gt=0)
     engine: Literal["torch", "numpy"] = "torch"
 
+    @field_validator("optimizer")
+    @classmethod
+    def _known_optimizer(cls, value: str) -> str:
+        if value not in OPTIMIZER_CLASSES:
+            raise ValueError(f"{value!r} is not one of {', '.join(OPTIMIZERS)}")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _optimizer_keys(cls, data: Any) -> Any:
+        """Keep, besides the fields, the chosen optimizer's hyperparameters, each read as
+        its kind (number, pair, switch), in the order of the optimizer's table; fill in
+        the optimizer's default lr. A key the optimizer does not have is an error."""
+        if not isinstance(data, dict):
+            return data
+        name = data.get("optimizer", "sgd")
+        optimizer = OPTIMIZER_CLASSES.get(name) if isinstance(name, str) else None
+        if optimizer is None:
+            return data  # `_known_optimizer` says what is wrong
+        out = {k: v for k, v in data.items() if k in cls.model_fields}
+        for key, value in data.items():
+            if key not in cls.model_fields and key not in HYPERPARAMETERS:
+                raise _error(key, value, "extra_forbidden")
+        # null is the optimizer's default, whichever optimizer has the key
+        given = {k: v for k, v in data.items() if k not in cls.model_fields and v is not None}
+        for key, value in given.items():
+            if key not in optimizer.hyper:
+                raise _error(key, value, f"not a hyperparameter of {name} (got {value!r}); "
+                                         f"{name} accepts {optimizer.accepted()}")
+        for key, hyper in optimizer.hyper.items():
+            if key not in given:
+                continue
+            value = given[key]
+            if hyper.pair and not (isinstance(value, list | tuple) and len(value) == 2):
+                raise _error(key, value, f"must be a pair (b1, b2) (got {value!r})")
+            kind = _SWITCH if hyper.switch else _PAIR if hyper.pair else _NUMBER
+            out[key] = _read(kind, key, value)
+        if out.get("lr") is None:  # filled in, so that configs and reports show the value used
+            out["lr"] = optimizer.hyper["lr"].default
+        return out
+
     @model_validator(mode="after")
-    def _betas_in_range(self) -> TrainSpec:
-        if self.betas is not None and not all(0 <= b < 1 for b in self.betas):
-            raise ValueError(f"betas: each must be in [0, 1), got {list(self.betas)}")
-        if self.lr is None:  # resolved here, so that configs and reports show the value used
-            return self.model_copy(update={"lr": DEFAULT_LR[self.optimizer]})
+    def _optimizer_accepts(self) -> TrainSpec:
+        """The values, as the optimizer checks them (ranges, nesterov needs momentum)."""
+        hparams = self.optimizer_hparams()
+        try:
+            OPTIMIZER_CLASSES[self.optimizer].check(hparams)
+        except HyperparameterError as exc:
+            raise _error(exc.key, hparams.get(exc.key), exc.detail) from None
         return self
 
-    def optimizer_hparams(self) -> dict[str, object]:
+    def optimizer_hparams(self) -> dict[str, Any]:
         """The hyperparameters given for the optimizer, `lr` included."""
-        out: dict[str, object] = {"lr": self.lr}
-        for key in OPTIMIZER_KEYS:
-            value = getattr(self, key)
-            if value is not None:
-                out[key] = value
-        return out
+        return {"lr": self.lr, **(self.model_extra or {})}
+
+
+def _read(kind: TypeAdapter, key: str, value: Any) -> Any:
+    """`value` read by `kind`; an error names `key`."""
+    try:
+        return kind.validate_python(value)
+    except ValidationError as exc:
+        errors = [InitErrorDetails(type=e["type"], loc=(key, *e["loc"]), input=e["input"],
+                                   ctx=e.get("ctx", {})) for e in exc.errors()]
+        raise ValidationError.from_exception_data("TrainSpec", errors) from None
+
+
+def _error(key: str, value: Any, detail: str) -> ValidationError:
+    """A validation error at `train.<key>`: pydantic's `extra_forbidden` (unknown key), or
+    `detail` as the message."""
+    if detail == "extra_forbidden":
+        error = InitErrorDetails(type="extra_forbidden", loc=(key,), input=value)
+    else:
+        error = InitErrorDetails(type=PydanticCustomError("value_error", "{detail}",
+                                                          {"detail": detail}),
+                                 loc=(key,), input=value)
+    return ValidationError.from_exception_data("TrainSpec", [error])

@@ -35,22 +35,27 @@ from nnstudy.study.lock import StudyLock
 from nnstudy.study.result import StudyResult, load_result
 from nnstudy.study.store import TrialStore, check_new_study_dir, open_store, require_study_dir
 from nnstudy.study.worker import init_worker, run_group
-from nnstudy.training.trainer import group_key
+from nnstudy.training.grouping import group_key
 
 
 def group_id(key: str) -> str:
     return "grp-" + hashlib.sha256(key.encode()).hexdigest()[:10]
 
 
-def default_parallelism(n_groups: int, workers: int | None, threads: int | None
+# Intra-op threads per work unit unless `--threads` says otherwise. Not derived from the
+# core count: for models trained through autograd (convolutions) the thread count changes
+# float32 rounding (a convolution's weight gradient is summed in per-thread parts), and a
+# study's numbers must not depend on the machine's size. Parallelism comes from workers.
+DEFAULT_THREADS = 1
+
+
+def default_parallelism(n_units: int, workers: int | None, threads: int | None
                         ) -> tuple[int, int]:
-    """Workers and intra-op threads per group: by default one worker per core (at most one
-    per group), and the cores divided between them. Small models run faster as several
+    """Worker processes and intra-op threads per work unit: by default one worker per core
+    (at most one per unit) and DEFAULT_THREADS. Small models run faster as several
     single-threaded processes than as one multi-threaded one on this kind of CPU."""
-    cores = os.cpu_count() or 1
-    w = workers if workers is not None else max(1, min(cores, n_groups))
-    t = threads if threads is not None else max(1, cores // w)
-    return w, t
+    w = workers if workers is not None else max(1, min(os.cpu_count() or 1, n_units))
+    return w, threads if threads is not None else DEFAULT_THREADS
 
 
 class Study:
@@ -75,20 +80,25 @@ class Study:
             out.setdefault(group_id(group_key(plan.spec)), []).append(plan)
         return out
 
-    def work_units(self, workers: int) -> dict[str, list[TrialPlan]]:
-        """The groups, each split into contiguous parts when there are fewer groups than
-        workers, so that every worker has models to train (a part still trains its models
-        together). The split depends on the worker count only, and is stored with the
-        trials, so `resume` reruns exactly the same parts."""
-        groups = self.groups
-        if len(groups) >= workers:
-            return groups
-        parts = math.ceil(workers / len(groups))
+    def work_units(self) -> dict[str, list[TrialPlan]]:
+        """The units of work: each group cut into ceil(n / max_group_size) contiguous parts
+        of near-equal size (`grp-...-0`, `grp-...-1`; a group that fits stays whole, under
+        its group id). A unit's models train together, and a model's numbers depend on the
+        unit it trains in (batched products round by shape), so the units depend on the
+        study file alone, never on workers or the machine; they are stored with the
+        trials, and `resume` reruns exactly the same units."""
         out: dict[str, list[TrialPlan]] = {}
-        for gid, plans in groups.items():
-            size = math.ceil(len(plans) / min(parts, len(plans)))
-            for i in range(0, len(plans), size):
-                out[f"{gid}-{i // size}"] = plans[i : i + size]
+        for gid, plans in self.groups.items():
+            parts = math.ceil(len(plans) / self.spec.max_group_size)
+            if parts == 1:
+                out[gid] = plans
+                continue
+            size, extra = divmod(len(plans), parts)
+            start = 0
+            for i in range(parts):
+                stop = start + size + (i < extra)
+                out[f"{gid}-{i}"] = plans[start:stop]
+                start = stop
         return out
 
     def run(self, out: str | Path | None = None, workers: int | None = None,
@@ -109,7 +119,7 @@ class Study:
             )
         check_new_study_dir(out)
         out.mkdir(parents=True, exist_ok=True)
-        units = self.work_units(workers if workers is not None else os.cpu_count() or 1)
+        units = self.work_units()
         w, t = default_parallelism(len(units), workers, threads)
         with StudyLock(out):
             store = open_store(out)
@@ -145,8 +155,8 @@ def resume(out: str | Path, workers: int | None = None, progress: bool = False) 
         try:
             meta = store.meta()
             validate(StudySpec, meta["spec"])
-            n_groups = len({t["grp"] for t in store.not_done()})
-            w, _ = default_parallelism(max(n_groups, 1), workers, meta["threads"])
+            n_units = len({t["grp"] for t in store.not_done()})
+            w, _ = default_parallelism(max(n_units, 1), workers, meta["threads"])
             _execute(store, out, w, meta["threads"], progress)
         finally:
             store.close()

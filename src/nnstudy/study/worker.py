@@ -1,9 +1,10 @@
-"""What a worker process does with one group: load the data, train, summarize.
+"""What a worker process does with one work unit: load the data, train, summarize.
 
-A group's numbers depend only on the group: its specs, and the intra-op thread count fixed
-by the study (a different thread count changes float rounding, and training amplifies it
-into different accuracies). So a group gives the same results whichever worker runs it and
-whatever runs beside it, and a resumed study reproduces an uninterrupted one.
+A unit's numbers depend only on the unit: its specs (which the study file fixes, see
+`Study.work_units`), and the intra-op thread count fixed by the study (a different thread
+count can change float rounding, and training amplifies it into different accuracies). So
+a unit gives the same results whichever worker runs it and whatever runs beside it, and a
+resumed study reproduces an uninterrupted one.
 """
 
 from __future__ import annotations

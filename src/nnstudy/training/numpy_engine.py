@@ -55,7 +55,7 @@ def train_with_numpy(spec: RunSpec, bundle) -> TrainedModel:
         record(epoch_box[0])
 
     x_train, y_train = arrays["train"]
-    momentum = t.momentum if t.momentum is not None else 0.9
+    momentum = t.optimizer_hparams().get("momentum", 0.9)
     train_numpy(network, x_train, y_train, epochs=t.epochs, lr=t.lr,
                 batch_size=t.batch_size, optimizer=t.optimizer, momentum=momentum, l2=t.l2,
                 loss=t.loss, permutations=perms, seed=t.seed,

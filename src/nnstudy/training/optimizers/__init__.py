@@ -19,14 +19,15 @@ from nnstudy.errors import ConfigError
 from nnstudy.training.optimizers.adadelta import BatchedAdadelta
 from nnstudy.training.optimizers.adagrad import BatchedAdagrad
 from nnstudy.training.optimizers.adam import BatchedAdam
-from nnstudy.training.optimizers.base import KEY_PREFIX, BatchedOptimizer
+from nnstudy.training.optimizers.base import KEY_PREFIX, BatchedOptimizer, HyperparameterError
+from nnstudy.training.optimizers.nadam import BatchedNAdam
 from nnstudy.training.optimizers.rmsprop import BatchedRMSprop
 from nnstudy.training.optimizers.sgd import BatchedMomentum, BatchedNesterov, BatchedSGD
 
 OPTIMIZER_CLASSES: dict[str, type[BatchedOptimizer]] = {
     cls.name: cls
     for cls in (BatchedSGD, BatchedMomentum, BatchedNesterov, BatchedAdam, BatchedRMSprop,
-                BatchedAdadelta, BatchedAdagrad)
+                BatchedAdadelta, BatchedAdagrad, BatchedNAdam)
 }
 OPTIMIZERS: tuple[str, ...] = tuple(OPTIMIZER_CLASSES)
 
@@ -53,9 +54,11 @@ __all__ = [
     "BatchedAdagrad",
     "BatchedAdam",
     "BatchedMomentum",
+    "BatchedNAdam",
     "BatchedNesterov",
     "BatchedOptimizer",
     "BatchedRMSprop",
     "BatchedSGD",
+    "HyperparameterError",
     "make_optimizer",
 ]

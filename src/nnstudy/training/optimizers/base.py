@@ -41,6 +41,18 @@ KEY_PREFIX = "train."
 Coef = float | Tensor  # one value for all models, or a [G, 1, ..., 1] view (per model)
 
 
+class HyperparameterError(ConfigError):
+    """A hyperparameter an optimizer does not have, or a value it refuses.
+
+    `key` is the hyperparameter and `detail` what is wrong with it; the message is the
+    two as a config names them: `train.rho: not a hyperparameter of adam (got 0.9); ...`.
+    """
+
+    def __init__(self, key: str, detail: str) -> None:
+        super().__init__(f"{KEY_PREFIX}{key}: {detail}")
+        self.key, self.detail = key, detail
+
+
 @dataclass(frozen=True)
 class Hyper:
     """A hyperparameter: its default and, for numbers, the interval it must lie in.
@@ -53,6 +65,16 @@ class Hyper:
     low: float = 0.0
     high: float = math.inf
     high_open: bool = False
+
+    @property
+    def switch(self) -> bool:
+        """Whether this is a true/false setting, one for the whole group (amsgrad, nesterov)."""
+        return isinstance(self.default, bool)
+
+    @property
+    def pair(self) -> bool:
+        """Whether this is a pair of numbers (betas)."""
+        return isinstance(self.default, tuple)
 
     def accepts(self, x: float) -> bool:
         below = x < self.high if self.high_open else x <= self.high
@@ -115,6 +137,18 @@ class BatchedOptimizer:
         self._scratch = [[torch.empty_like(p) for p in self.params] for _ in range(self._n_scratch())]
         self._ranks = sorted({p.dim() for p in self.params})
         self._refresh()
+
+    @classmethod
+    def check(cls, hparams: Mapping[str, Any]) -> None:
+        """Check one model's hyperparameters as a run config gives them: names, ranges and
+        the optimizer's cross-checks (nesterov needs momentum). It builds the optimizer
+        over one scalar parameter, so a config is refused with exactly the error that
+        training would raise.
+
+        Raises:
+            HyperparameterError: naming the first key that is wrong.
+        """
+        cls([torch.zeros(1)], **hparams)
 
     # -- what a subclass provides ------------------------------------------------------
 
@@ -346,30 +380,30 @@ class BatchedOptimizer:
                 raise ShapeError(f"optimizer: parameter {i} is {p.dtype}, not floating point")
         return int(p0.shape[0])
 
-    def _accepted(self) -> str:
-        return ", ".join(self.hyper)
+    @classmethod
+    def accepted(cls) -> str:
+        """The names of this optimizer's hyperparameters, as a message lists them."""
+        return ", ".join(cls.hyper)
 
     def _parse(self, hparams: Mapping[str, Any]) -> tuple[dict[str, Tensor], dict[str, bool]]:
         """Validate the given hyperparameters and fill in defaults."""
         for key, value in hparams.items():
             if key not in self.hyper:
-                raise ConfigError(
-                    f"{KEY_PREFIX}{key}: not a hyperparameter of {self.name} (got {value!r}); "
-                    f"{self.name} accepts {self._accepted()}"
-                )
+                raise HyperparameterError(
+                    key, f"not a hyperparameter of {self.name} (got {value!r}); "
+                         f"{self.name} accepts {self.accepted()}")
         values: dict[str, Tensor] = {}
         flags: dict[str, bool] = {}
         for key, spec in self.hyper.items():
             value = hparams.get(key, spec.default)
-            if isinstance(spec.default, bool):
+            if spec.switch:
                 if not isinstance(value, bool):
-                    raise ConfigError(f"{KEY_PREFIX}{key}: must be true or false for the whole "
-                                      f"group (got {value!r})")
+                    raise HyperparameterError(key, f"must be true or false for the whole "
+                                                   f"group (got {value!r})")
                 flags[key] = value
-            elif isinstance(spec.default, tuple):
+            elif spec.pair:
                 if not isinstance(value, tuple | list) or len(value) != 2:
-                    raise ConfigError(f"{KEY_PREFIX}{key}: must be a pair (b1, b2) "
-                                      f"(got {value!r})")
+                    raise HyperparameterError(key, f"must be a pair (b1, b2) (got {value!r})")
                 for part, v in zip(self.pairs[key], value, strict=True):
                     values[part] = self._per_model(key, v, spec)
             else:
@@ -380,20 +414,20 @@ class BatchedOptimizer:
         """One float or G per-model values as a float64 [G] tensor on the CPU, checked."""
         G = self.num_models
         if isinstance(value, bool | str | bytes | Mapping):
-            raise ConfigError(f"{KEY_PREFIX}{key}: must be a number or {G} per-model numbers "
-                              f"(got {value!r})")
+            raise HyperparameterError(key, f"must be a number or {G} per-model numbers "
+                                           f"(got {value!r})")
         try:
             t = torch.as_tensor(value, dtype=torch.float64).detach().to("cpu")
         except (TypeError, ValueError, RuntimeError):
-            raise ConfigError(f"{KEY_PREFIX}{key}: must be a number or {G} per-model numbers "
-                              f"(got {value!r})") from None
+            raise HyperparameterError(key, f"must be a number or {G} per-model numbers "
+                                           f"(got {value!r})") from None
         if t.dim() != 0 and t.shape != (G,):
-            raise ConfigError(f"{KEY_PREFIX}{key}: per-model values need one per model, {G} "
-                              f"(got shape {tuple(t.shape)})")
+            raise HyperparameterError(key, f"per-model values need one per model, {G} "
+                                           f"(got shape {tuple(t.shape)})")
         shown = float(t) if t.dim() == 0 else _plain(t)
         t = t.expand(G)
         if not all(spec.accepts(float(x)) for x in t.tolist()):
-            raise ConfigError(f"{KEY_PREFIX}{key}: must be {spec.describe()} (got {shown!r})")
+            raise HyperparameterError(key, f"must be {spec.describe()} (got {shown!r})")
         return t.clone()
 
 

@@ -12,12 +12,11 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from nnstudy.errors import ConfigError
 from nnstudy.training.optimizers.base import (
-    KEY_PREFIX,
     BatchedOptimizer,
     Coef,
     Hyper,
+    HyperparameterError,
     add_scaled_,
     decayed_grad,
     is_zero,
@@ -57,7 +56,7 @@ class BatchedSGD(BatchedOptimizer):
     Polyak, 1964; SGD is Robbins & Monro, 1951.
 
     Args:
-        lr: learning rate (default 1e-3, torch's).
+        lr: learning rate (default 0.1, the reports' setting; torch.optim.SGD's is 1e-3).
         momentum: momentum factor (default 0; 0.9 for `momentum` and `nesterov`).
         dampening: dampening of the momentum (default 0; not with nesterov).
         weight_decay: L2 penalty added to the gradient (default 0).
@@ -66,7 +65,7 @@ class BatchedSGD(BatchedOptimizer):
 
     name: ClassVar[str] = "sgd"
     hyper: ClassVar[dict[str, Hyper]] = {
-        "lr": Hyper(1e-3),
+        "lr": Hyper(0.1),
         "momentum": Hyper(0.0),
         "dampening": Hyper(0.0, high=1.0),
         "weight_decay": Hyper(0.0),
@@ -81,9 +80,10 @@ class BatchedSGD(BatchedOptimizer):
 
     def _check(self, h: Mapping[str, float | Tensor]) -> None:
         if self._flag("nesterov") and (lowest(h["momentum"]) <= 0 or not is_zero(h["dampening"])):
-            raise ConfigError(f"{KEY_PREFIX}nesterov: Nesterov momentum needs momentum > 0 and "
-                              f"dampening 0 for every model (got momentum "
-                              f"{h['momentum']!r}, dampening {h['dampening']!r})")
+            raise HyperparameterError(
+                "nesterov", f"Nesterov momentum needs momentum > 0 and dampening 0 for every "
+                            f"model (got momentum {h['momentum']!r}, dampening "
+                            f"{h['dampening']!r})")
 
     def _constants(self, h: Mapping[str, float | Tensor]) -> dict[str, float | Tensor]:
         out = {"neg_lr": -h["lr"], "momentum": h["momentum"], "weight_decay": h["weight_decay"]}
@@ -119,7 +119,7 @@ class BatchedMomentum(BatchedSGD):
     """SGD with (heavy-ball) momentum 0.9 by default: `BatchedSGD` without nesterov.
 
     Args:
-        lr: learning rate (default 1e-3).
+        lr: learning rate (default 0.01).
         momentum: momentum factor (default 0.9).
         dampening: dampening of the momentum (default 0).
         weight_decay: L2 penalty added to the gradient (default 0).
@@ -127,7 +127,7 @@ class BatchedMomentum(BatchedSGD):
 
     name: ClassVar[str] = "momentum"
     hyper: ClassVar[dict[str, Hyper]] = {
-        "lr": Hyper(1e-3),
+        "lr": Hyper(0.01),
         "momentum": Hyper(0.9),
         "dampening": Hyper(0.0, high=1.0),
         "weight_decay": Hyper(0.0),
@@ -139,14 +139,14 @@ class BatchedNesterov(BatchedSGD):
     """SGD with Nesterov momentum 0.9 by default: `BatchedSGD` with nesterov=True.
 
     Args:
-        lr: learning rate (default 1e-3).
+        lr: learning rate (default 0.01).
         momentum: momentum factor (default 0.9; must be > 0).
         weight_decay: L2 penalty added to the gradient (default 0).
     """
 
     name: ClassVar[str] = "nesterov"
     hyper: ClassVar[dict[str, Hyper]] = {
-        "lr": Hyper(1e-3),
+        "lr": Hyper(0.01),
         "momentum": Hyper(0.9),
         "weight_decay": Hyper(0.0),
     }
