@@ -1,14 +1,36 @@
 #!/usr/bin/env bash
-# Sets nnstudy up in ./.venv: the CPU build of PyTorch where no GPU is present, then the
-# package with its dev extras. Safe to run again: it only installs what is missing.
+# Sets nnstudy up in a virtual environment, safe to run again (it installs what is missing).
+#
+#   bash scripts/setup.sh            .venv: the newest versions pip resolves; the CPU build
+#                                    of PyTorch where no GPU is present
+#   bash scripts/setup.sh --lowest   .venv-lowest: the lowest versions pyproject.toml declares
+#                                    (ci/constraints-lowest.txt; Python 3.10 where present)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
-pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
 
-if ! .venv/bin/python -c "import torch" 2>/dev/null; then
-  if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; then
+MODE=${1:-newest}
+case "$MODE" in
+  newest|--newest) VENV=.venv; PY=${PYTHON:-python3} ;;
+  --lowest)
+    VENV=.venv-lowest
+    PY=${PYTHON_LOWEST:-$(command -v python3.10 || command -v python3)} ;;
+  *) echo "usage: bash scripts/setup.sh [--lowest]" >&2; exit 2 ;;
+esac
+
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+pip() { "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@"; }
+has_gpu() { command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; }
+
+if [ "$MODE" = "--lowest" ]; then
+  # torch 2.3.0, the declared minimum, exists on PyPI only as its CUDA build (about 3 GB
+  # with its libraries); it runs on a CPU as well.
+  "$VENV/bin/python" -c "import torch" 2>/dev/null || pip install "torch==2.3.0" -c ci/constraints-lowest.txt
+  pip install -c ci/constraints-lowest.txt -e ".[dev]"
+  exit 0
+fi
+
+if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
+  if has_gpu; then
     pip install "torch>=2.3"
   else
     # A bare `torch` pulls a CUDA build of several GB; take the CPU build instead: from a

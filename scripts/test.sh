@@ -1,7 +1,25 @@
 #!/usr/bin/env bash
-# Sets up (scripts/setup.sh), then runs ruff and the test suite.
+# What CI runs (.ci/run): set up, ruff, then the test suite twice, at the newest versions
+# pip resolves (.venv) and at the lowest versions pyproject.toml declares (.venv-lowest),
+# so that a declared dependency range is a tested range.
+#
+#   bash scripts/test.sh                 both runs
+#   TEST_LOWEST=0 bash scripts/test.sh   the newest versions only (quicker while you work)
+#   bash scripts/test.sh tests/study     arguments go to pytest
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# One intra-op thread per test process unless the caller says otherwise: tests then time
+# and round the same whatever the machine's core count (a test that needs more sets it).
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+
 bash scripts/setup.sh
 .venv/bin/ruff check src tests benchmarks
+echo "== tests at the newest versions: $(.venv/bin/python scripts/versions.py)"
 .venv/bin/python -m pytest -q "$@"
+
+if [ "${TEST_LOWEST:-1}" != "0" ]; then
+  bash scripts/setup.sh --lowest
+  echo "== tests at the lowest declared versions: $(.venv-lowest/bin/python scripts/versions.py)"
+  .venv-lowest/bin/python -m pytest -q "$@"
+fi
