@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -52,6 +53,7 @@ def test_parameter_totals_equal_the_sum_of_numel(case):
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None)
 @given(small_models())
 def test_conv_and_linear_macs_are_half_of_flop_counter_mode(case):

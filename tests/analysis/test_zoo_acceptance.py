@@ -25,6 +25,7 @@ def test_lenet5_has_61706_trainable_parameters_laid_out_per_layer():
     assert layers == [156, 0, 2_416, 0, 48_120, 10_164, 850]
 
 
+@pytest.mark.slow
 def test_alexnet_has_61100840_parameters_and_714188480_conv_linear_macs(alexnet):
     summary = alexnet[2]
     assert summary.input_shape == (3, 224, 224)

@@ -157,6 +157,7 @@ def _parts(directory) -> list[Path]:
     return sorted(directory.glob(".payload.bin.*.part"))
 
 
+@pytest.mark.slow
 def test_kill_9_mid_download_leaves_a_part_that_the_next_start_removes(server, tmp_path):
     base, files = server
     files["payload.bin"] = PAYLOAD

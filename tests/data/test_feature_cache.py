@@ -100,6 +100,7 @@ def test_a_fresh_process_reads_the_file_written_under_the_keys_digest(cache):
         assert torch.equal(again.tensors[split], first.tensors[split])
 
 
+@pytest.mark.slow
 def test_another_python_process_hits_the_disk_cache_without_computing(cache):
     get(key(layer="features.5"), Counter())
     script = (

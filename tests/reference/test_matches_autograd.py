@@ -54,6 +54,7 @@ def test_zoo_model_outputs_and_gradients_match_autograd(spec, shape, train):
     _agree(model, torch.randn(4, *shape), outputs=10)
 
 
+@pytest.mark.slow
 def test_alexnet_matches_autograd_with_adaptive_pool_upsampling_a_small_input():
     torch.manual_seed(2)
     model = build_model("alexnet", (3, 64, 64), num_classes=10)  # features end at 256x1x1

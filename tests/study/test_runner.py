@@ -129,6 +129,7 @@ KILL_STUDY = dict(STUDY, grid={"train.optimizer": ["sgd", "adam", "rmsprop", "mo
                                "train.lr": [0.01, 0.1]}, train={"epochs": 4, "batch_size": 64})
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path):
     path = write_study(tmp_path, KILL_STUDY)
     full = Study.from_yaml(path).run(out=tmp_path / "full", workers=2, threads=1).trials

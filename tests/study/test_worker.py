@@ -37,6 +37,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("when", ["starting", "running"])
 def test_a_worker_dies_when_the_study_process_is_killed(tmp_path, when):
