@@ -8,12 +8,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The oldest Python we declare (3.10) where this machine has one that runs: on PATH, or
+# installed by pyenv but not selected (its shim then exits 127); else the default python3.
+lowest_python() {
+  local cand
+  for cand in "$(command -v python3.10 || true)" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.10*/bin/python3.10; do
+    if [ -n "$cand" ] && [ -x "$cand" ] && "$cand" -c "" 2>/dev/null; then
+      echo "$cand"; return
+    fi
+  done
+  command -v python3
+}
+
 MODE=${1:-newest}
 case "$MODE" in
   newest|--newest) VENV=.venv; PY=${PYTHON:-python3} ;;
   --lowest)
     VENV=.venv-lowest
-    PY=${PYTHON_LOWEST:-$(command -v python3.10 || command -v python3)} ;;
+    PY=${PYTHON_LOWEST:-$(lowest_python)} ;;
   *) echo "usage: bash scripts/setup.sh [--lowest]" >&2; exit 2 ;;
 esac
 
