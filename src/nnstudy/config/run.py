@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
+from nnstudy.config.base import Spec
 from nnstudy.config.data import DataSpec
 from nnstudy.config.loading import apply_overrides, load_yaml, validate
 from nnstudy.config.model import parse_model_spec
@@ -18,7 +19,7 @@ from nnstudy.errors import ConfigError
 DEFAULT_DEVICE = "auto"
 
 
-class RunSpec(BaseModel):
+class RunSpec(Spec):
     """One training run.
 
     Example:

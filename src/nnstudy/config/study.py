@@ -31,8 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from nnstudy.config.base import Spec
 from nnstudy.config.loading import apply_overrides, load_yaml, set_dotted, validate
 from nnstudy.config.run import DEFAULT_DEVICE, RunSpec
 from nnstudy.config.train import HYPERPARAMETERS
@@ -52,7 +53,7 @@ METRICS = tuple(
 DEFAULT_MAX_GROUP_SIZE = 8
 
 
-class SelectSpec(BaseModel):
+class SelectSpec(Spec):
     """How to pick the best configuration: by `metric`, overall or per group of keys."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -75,13 +76,13 @@ class SelectSpec(BaseModel):
         return "max" if self.metric.endswith("accuracy") else "min"
 
 
-class VariantSpec(BaseModel):
+class VariantSpec(Spec):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str = Field(min_length=1)
     set: dict[str, Any] = Field(default_factory=dict)
 
 
-class StudySpec(BaseModel):
+class StudySpec(Spec):
     """A validated study file (see the module doc)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
