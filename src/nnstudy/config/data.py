@@ -491,6 +491,17 @@ class DataSpec(Spec):
         """The catalog entry of `name`."""
         return CATALOG[self.name]
 
+    def why_no_valid_split(self) -> str | None:
+        """Why the loaded data will have no validation split (`data.valid_fraction is 0 and
+        digits has none of its own`), or None when it has one or its files may hold one."""
+        if self.dataset.valid_in_files:
+            return None
+        if self.fractions is not None:
+            return None if self.fractions.valid > 0 else (
+                f"data.fractions.valid is 0 and {self.name} has no validation split of its own")
+        return None if self.valid_fraction > 0 else (
+            f"data.valid_fraction is 0 and {self.name} has no validation split of its own")
+
     def describe(self) -> str:
         """A short human name: `mnist`, `folder faces/ (grayscale)`."""
         where = self.root or self.path
