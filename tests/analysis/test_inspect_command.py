@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from nnstudy.cli import main
-from nnstudy.cli.inspect import parse_input_shape
+from nnstudy.config.shape import parse_shape as parse_input_shape
 from nnstudy.errors import ConfigError
 
 

@@ -28,7 +28,8 @@ def check_command(
     """Check autograd's gradients against central differences (and the NumPy reference
     engine); print the worst entries and the analytic vs numeric time. Exit code 0 on pass
     or warn, 1 on fail."""
-    from nnstudy.gradients.check_model import check_model, parse_shape
+    from nnstudy.config.shape import parse_shape
+    from nnstudy.gradients.check_model import check_model
 
     shape = parse_shape(input_) if input_ is not None else None
     report = check_model(model, shape, overrides=set_, batch=batch, loss=loss, params=params,

@@ -3,28 +3,18 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import TYPE_CHECKING
 
 import typer
 
 from nnstudy.cli.app import app, console
+from nnstudy.config.shape import parse_shape
 from nnstudy.errors import ConfigError
 
 if TYPE_CHECKING:
     from nnstudy.analysis import Summary
 
 _FORMATS = ("table", "markdown", "json", "csv")
-
-
-def parse_input_shape(text: str) -> tuple[int, ...]:
-    """`1,32,32`, `1x32x32`, `(1, 32, 32)` or `784` as a tuple of positive sizes."""
-    body = re.sub(r"\s+", "", text).strip("()[]")
-    if re.fullmatch(r"\d+([,x]\d+)*", body):
-        sizes = tuple(int(p) for p in re.split(r"[,x]", body))
-        if all(sizes):
-            return sizes
-    raise ConfigError(f"--input: {text!r} is not a shape like C,H,W (1,32,32) or N (784)")
 
 
 @app.command("inspect")
@@ -54,7 +44,7 @@ def inspect_command(
         raise ConfigError(f"--format: {format_!r} is not one of {', '.join(_FORMATS)}")
     if classes is not None and classes <= 0:
         raise ConfigError(f"--classes: {classes} is not a positive number of classes")
-    shape = parse_input_shape(input_) if input_ is not None else None
+    shape = parse_shape(input_) if input_ is not None else None
     net, resolved = load_model(model, shape, classes, set_)
     summary = inspect(net, resolved, name=model)
     bias = not no_bias

@@ -42,10 +42,12 @@ def run_command(
     """Run every trial of a study; groups of trials that share an architecture train
     together. Writes study.db, results.csv and report.md."""
     from nnstudy.api import Study
+    from nnstudy.config.study import check_parallelism
 
+    check_parallelism(workers, threads)
     study = Study.from_yaml(study_file, set_)
     if out is None:  # a new directory: an earlier run of the same study is kept
-        out = free_run_dir(Path("runs") / study.spec.name)
+        out = free_run_dir(Path("runs") / study.spec.dir_name)
     console.print(f"study {study.spec.name}: {len(study.plans)} trials in "
                   f"{len(study.groups)} group(s)", highlight=False, markup=False)
     result = study.run(out=out, workers=workers, threads=threads,
@@ -61,7 +63,9 @@ def resume_command(
 ) -> None:
     """Run exactly the trials that are not done (pending, running when killed, failed)."""
     from nnstudy.api import resume
+    from nnstudy.config.study import check_parallelism
 
+    check_parallelism(workers)
     _print_result(resume(study_dir, workers=workers, progress=not quiet and console.is_terminal))
 
 

@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -43,6 +42,7 @@ from pydantic import (
     model_validator,
 )
 
+from nnstudy.config.base import Spec
 from nnstudy.config.datasets import CATALOG, Dataset
 from nnstudy.config.loading import format_validation_error, split_named
 from nnstudy.errors import ConfigError
@@ -64,7 +64,7 @@ def _pair(value: Any) -> Any:
     return [value, value] if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-class StepSpec(BaseModel):
+class StepSpec(Spec):
     """Base of transform and augmentation specs. `kind` is the name written in YAML."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -282,7 +282,7 @@ AugmentSpec = Annotated[
 ]
 
 
-class Fractions(BaseModel):
+class Fractions(Spec):
     """Shares of the whole for data without a test split of its own; they sum to 1."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -365,7 +365,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-class DataSpec(BaseModel):
+class DataSpec(Spec):
     """Which data set to load, from where, how to split it and how to transform it.
 
     `name` is a data set of the catalog (`nnstudy.config.datasets.CATALOG`), which also says
@@ -490,6 +490,17 @@ class DataSpec(BaseModel):
     def dataset(self) -> Dataset:
         """The catalog entry of `name`."""
         return CATALOG[self.name]
+
+    def why_no_valid_split(self) -> str | None:
+        """Why the loaded data will have no validation split (`data.valid_fraction is 0 and
+        digits has none of its own`), or None when it has one or its files may hold one."""
+        if self.dataset.valid_in_files:
+            return None
+        if self.fractions is not None:
+            return None if self.fractions.valid > 0 else (
+                f"data.fractions.valid is 0 and {self.name} has no validation split of its own")
+        return None if self.valid_fraction > 0 else (
+            f"data.valid_fraction is 0 and {self.name} has no validation split of its own")
 
     def describe(self) -> str:
         """A short human name: `mnist`, `folder faces/ (grayscale)`."""

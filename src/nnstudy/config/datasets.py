@@ -56,7 +56,9 @@ class Dataset:
     """One data set of the catalog.
 
     `classes` are the class names in label order, empty where the files name them (folders,
-    npz). `own_test`: the files hold a test split (so `fractions` does not apply). `options`:
+    npz). `own_test`: the files hold a test split (so `fractions` does not apply).
+    `valid_in_files`: the files may hold a validation split (a folder's `valid/`, an npz's
+    `x_valid`), so whether there is one is known only once they are read. `options`:
     further keys of the data block that only this data set's reader takes.
     """
 
@@ -65,6 +67,7 @@ class Dataset:
     reader: str
     location: Location | None = None
     own_test: bool = False
+    valid_in_files: bool = False
     classes: tuple[str, ...] = ()
     options: tuple[str, ...] = ()
     download: Download | None = None
@@ -237,6 +240,7 @@ _ENTRIES = (
         "an image folder: root/<split>/<class>/* or root/<class>/*",
         reader="folder",
         location=Location("root", "the image folder"),
+        valid_in_files=True,
         options=("color",),
     ),
     Dataset(
@@ -244,6 +248,7 @@ _ENTRIES = (
         "arrays x, y (and x_valid, y_valid, x_test, y_test, classes) in a NumPy .npz file",
         reader="npz",
         location=Location("path", "the .npz file"),
+        valid_in_files=True,
     ),
 )
 

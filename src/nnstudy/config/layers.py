@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
+from nnstudy.config.base import Spec
 from nnstudy.config.loading import format_validation_error, split_named
 from nnstudy.errors import ConfigError
 
@@ -32,7 +33,7 @@ ALIASES: dict[str, str] = {}
 """Other names a kind is accepted under (swish -> silu); written back by its `kind`."""
 
 
-class LayerSpec(BaseModel):
+class LayerSpec(Spec):
     """Base of every layer spec. `kind` is the name used in YAML.
 
     A subclass that sets `kind` is a layer: defining it registers it in `LAYERS`.

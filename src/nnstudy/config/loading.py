@@ -140,9 +140,25 @@ def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
     if err["type"] in {"literal_error", "enum"}:
         expected = err.get("ctx", {}).get("expected", "")
         msg = f"{inp!r} is not one of {expected.replace(chr(39), '').replace(' or ', ', ')}"
-    elif err["type"] not in {"extra_forbidden", "missing", "value_error"} and inp is not None:
-        msg = f"{msg} (got {inp!r})"
+    elif err["type"] not in {"extra_forbidden", "missing", "value_error"}:
+        msg = f"{msg} (got {shown_value(inp)})"
     return f"{path}: {msg}"
+
+
+def shown_value(value: Any) -> str:
+    """A value as an error message shows it: YAML's `null`, `true` and `false`; NumPy and
+    torch numbers and arrays as plain numbers (`0.9`, `[0.9, 0.1]`, never `tensor([0.9000],
+    dtype=...)`), at the precision of their dtype; anything else as its repr."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
+        value = value.detach().cpu().numpy()
+    if hasattr(value, "dtype") and hasattr(value, "reshape"):  # a NumPy array or scalar
+        flat = [str(x) for x in value.reshape(-1)]  # str of a NumPy scalar: its shortest
+        return flat[0] if value.ndim == 0 else f"[{', '.join(flat)}]"
+    return repr(value)
 
 
 def validate(model: type[M], data: Any, prefix: str = "") -> M:

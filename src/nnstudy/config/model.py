@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
+from nnstudy.config.base import Spec
 from nnstudy.config.layers import (
     LAYERS,
     LayerSpec,
@@ -25,7 +26,7 @@ from nnstudy.errors import ConfigError
 BUILDERS = ("mlp", "cnn")
 
 
-class MlpSpec(BaseModel):
+class MlpSpec(Spec):
     """A multilayer perceptron: flatten, then for each hidden size linear, [batchnorm],
     activation, [dropout]; then a linear output layer (size: the number of classes)."""
 
@@ -38,7 +39,7 @@ class MlpSpec(BaseModel):
     output_activation: Any = None  # e.g. softmax: what report 000 did before cross-entropy
 
 
-class CnnSpec(BaseModel):
+class CnnSpec(Spec):
     """Conv blocks (conv + activation + pool), then an MLP head."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -55,7 +56,7 @@ class CnnSpec(BaseModel):
     output_activation: Any = None
 
 
-class ModelSpec(BaseModel):
+class ModelSpec(Spec):
     """A parsed model spec: exactly one of `zoo`, `layers`, `mlp` or `cnn`.
 
     Build it with `nnstudy.models.build_model(spec, input_shape, num_classes)`.

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from nnstudy.config.base import Spec, key_error
 from nnstudy.config.data import DataSpec
 from nnstudy.config.loading import apply_overrides, load_yaml, validate
 from nnstudy.config.model import parse_model_spec
@@ -18,7 +19,7 @@ from nnstudy.errors import ConfigError
 DEFAULT_DEVICE = "auto"
 
 
-class RunSpec(BaseModel):
+class RunSpec(Spec):
     """One training run.
 
     Example:
@@ -46,10 +47,28 @@ class RunSpec(BaseModel):
             raise ValueError(f"{value!r} is not one of cpu, cuda, cuda:N, auto")
         return value
 
+    @model_validator(mode="after")
+    def _stopping_metric_has_its_split(self) -> RunSpec:
+        """Early stopping on a validation metric needs a validation split."""
+        stopping = self.train.early_stopping
+        if stopping is not None and stopping.metric.startswith("valid_"):
+            reason = self.data.why_no_valid_split()
+            if reason is not None:
+                raise key_error("RunSpec", ("train", "early_stopping", "metric"),
+                                stopping.metric, no_valid_split(stopping.metric, reason,
+                                                                "stop on train_loss"))
+        return self
+
     def to_config(self) -> dict[str, Any]:
         """The resolved config as plain data (what config.yaml of a run holds); keys left
         unset (None: the optimizer's own default) are omitted."""
         return self.model_dump(mode="json", exclude_none=True)
+
+
+def no_valid_split(metric: str, reason: str, instead: str) -> str:
+    """The message for a validation `metric` asked of data without a validation split."""
+    return (f"{metric} needs a validation split, but {reason}; set data.valid_fraction "
+            f"above 0 (e.g. 0.1), or {instead}")
 
 
 def load_run_spec(source: str | Path | dict[str, Any] | RunSpec,

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from nnstudy.config.base import Spec
 
 ScheduleName = Literal["constant", "step", "exponential", "cosine"]
 
@@ -30,7 +32,7 @@ SCHEDULE_KEYS: dict[str, tuple[str, ...]] = {
 DEFAULT_GAMMA = {"step": 0.1, "exponential": 0.95}
 
 
-class ScheduleSpec(BaseModel):
+class ScheduleSpec(Spec):
     """A per-epoch learning-rate schedule; `ScheduleSpec()` is the constant one.
 
     Args:

@@ -27,14 +27,17 @@ hyperparameter of adam ...`).
 from __future__ import annotations
 
 import itertools
+import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from nnstudy.config.base import Spec
 from nnstudy.config.loading import apply_overrides, load_yaml, set_dotted, validate
-from nnstudy.config.run import DEFAULT_DEVICE, RunSpec
+from nnstudy.config.run import DEFAULT_DEVICE, RunSpec, no_valid_split
 from nnstudy.config.train import HYPERPARAMETERS
 from nnstudy.errors import ConfigError
 
@@ -52,7 +55,7 @@ METRICS = tuple(
 DEFAULT_MAX_GROUP_SIZE = 8
 
 
-class SelectSpec(BaseModel):
+class SelectSpec(Spec):
     """How to pick the best configuration: by `metric`, overall or per group of keys."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -75,13 +78,13 @@ class SelectSpec(BaseModel):
         return "max" if self.metric.endswith("accuracy") else "min"
 
 
-class VariantSpec(BaseModel):
+class VariantSpec(Spec):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str = Field(min_length=1)
     set: dict[str, Any] = Field(default_factory=dict)
 
 
-class StudySpec(BaseModel):
+class StudySpec(Spec):
     """A validated study file (see the module doc)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -117,9 +120,44 @@ class StudySpec(BaseModel):
         """The keys that tell configurations apart: `variant` first, then the grid keys."""
         return (["variant"] if self.variants else []) + list(self.grid)
 
+    @property
+    def dir_name(self) -> str:
+        """The name as a directory name (`study_dir_name`): the default study directory is
+        runs/<dir_name>; the name itself is kept as written, in the store and the report."""
+        return study_dir_name(self.name)
+
     def base_config(self) -> dict[str, Any]:
         return {"name": self.name, "data": self.data, "model": self.model, "train": self.train,
                 "device": self.device}
+
+
+# A study's name becomes one directory name: at most this many bytes of UTF-8, well under
+# the 255 of common file systems, leaving room for the `-2` of a second run.
+MAX_DIR_NAME_BYTES = 100
+_UNSAFE = re.compile(r"[^\w.\-]+")
+
+
+def study_dir_name(name: str) -> str:
+    """A safe directory name for the study `name`: every run of characters other than
+    letters, digits, `_`, `.` and `-` becomes one `-`; leading and trailing `.` and `-` go
+    (no hidden directory, never `.` or `..`); at most MAX_DIR_NAME_BYTES bytes; `study`
+    when nothing is left. `../../escape` -> `escape`, `a/b` -> `a-b`, `` -> `study`."""
+    slug = _UNSAFE.sub("-", unicodedata.normalize("NFKC", name)).strip(".-")
+    while len(slug.encode()) > MAX_DIR_NAME_BYTES:
+        slug = slug[:-1]
+    return slug.rstrip(".-") or "study"
+
+
+def check_parallelism(workers: int | None = None, threads: int | None = None) -> None:
+    """Refuse a worker or thread count below 1 (None: the default), before anything runs:
+    `threads` is stored with the study, so a bad one would fail its resumes too."""
+    for option, value in (("workers", workers), ("threads", threads)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"--{option}: {value!r} is not a positive whole number of "
+                              f"{'worker processes' if option == 'workers' else 'threads'} "
+                              "(1 or more)")
 
 
 @dataclass(frozen=True)
@@ -132,6 +170,7 @@ class TrialPlan:
     values: dict[str, Any]
     seed: int
     spec: RunSpec
+    grid_index: tuple[int, ...] = ()  # the index of each grid key's value, in grid order
 
     @property
     def label(self) -> str:
@@ -179,6 +218,7 @@ def load_study(source: str | Path | dict[str, Any], overrides: tuple[str, ...] =
         raise ConfigError(f"{source}: expected a mapping with name, data, model, train, grid")
     raw = apply_overrides(dict(raw), overrides)
     study = validate(StudySpec, raw)
+    _refuse_seeds_outside_seeds(study)
     base = study.base_config()
     validate(RunSpec, base)
     varies = _optimizer_varies(study)
@@ -202,9 +242,72 @@ def load_study(source: str | Path | dict[str, Any], overrides: tuple[str, ...] =
         if key not in study.keys:
             raise ConfigError(f"select.per[{i}]: {key!r} is not a grid key; one of "
                               f"{', '.join(study.keys) or '(no grid keys)'}")
-    if varies:
-        plan_trials(study)
+    plans = plan_trials(study)
+    _refuse_equal_configurations(study, plans)
+    _refuse_selection_without_its_split(study, plans)
     return study
+
+
+_SEEDS = ("a study sets its seeds with `seeds: [0, 1, 2]` (or `repeats: 3`), which would "
+          "overwrite this one: give the seeds there")
+
+
+def _refuse_seeds_outside_seeds(study: StudySpec) -> None:
+    """A seed in the base train block, a grid or a variant is refused: every trial's
+    seed comes from `seeds`, so it would be overwritten (trials labelled `train.seed=1`
+    trained with seed 0)."""
+    if "seed" in study.train:
+        raise ConfigError(f"train.seed: {_SEEDS}")
+    places = [(f"grid.{key}", key, value, f"[{i}]") for key, values in study.grid.items()
+              for i, value in enumerate(values)]
+    places += [(f"variants[{i}].set.{key}", key, value, "") for i, v in enumerate(study.variants)
+               for key, value in v.set.items()]
+    for where, key, value, index in places:
+        if key == "train.seed":
+            raise ConfigError(f"{where}: {_SEEDS}")
+        if key == "train" and isinstance(value, dict) and "seed" in value:
+            raise ConfigError(f"{where}{index}.seed: {_SEEDS}")
+
+
+def _refuse_equal_configurations(study: StudySpec, plans: list[TrialPlan]) -> None:
+    """Two configurations that resolve to the same run config (grid values `0.01` and
+    `1e-2`, two variants that set the same thing) are refused: their trials would be
+    reported as two configurations, and averaged as if they were extra seeds."""
+    seen: dict[str, TrialPlan] = {}
+    for plan in plans:
+        if plan.seed != study.seed_list[0]:
+            continue  # the seed is part of the config: compare within one seed
+        config = plan.spec.model_dump_json()
+        other = seen.setdefault(config, plan)
+        if other is not plan:
+            raise ConfigError(_same_configuration(study, other, plan))
+
+
+def _same_configuration(study: StudySpec, a: TrialPlan, b: TrialPlan) -> str:
+    why = ("; every configuration of a study must differ, or its copies are averaged as if "
+           "they were extra seeds")
+    if a.variant == b.variant:
+        for key, i, j in zip(study.grid, a.grid_index, b.grid_index, strict=True):
+            if i != j:
+                return (f"grid.{key}: [{i}] and [{j}] are the same value ({a.values[key]!r} "
+                        f"and {b.values[key]!r} give the same config){why}")
+    if a.grid_index == b.grid_index:
+        return f"variants: {a.variant!r} and {b.variant!r} train the same config{why}"
+    return f"{a.label!r} and {b.label!r} train the same config{why}"
+
+
+def _refuse_selection_without_its_split(study: StudySpec, plans: list[TrialPlan]) -> None:
+    """Selecting by a validation metric needs a validation split in every trial (else no
+    trial has the metric, and the study would end with nothing to compare)."""
+    metric = study.select.metric
+    if "valid_" not in metric:
+        return
+    for plan in plans:
+        reason = plan.spec.data.why_no_valid_split()
+        if reason is not None:
+            where = f" (in {plan.label})" if plan.label != "base" else ""
+            text = no_valid_split(metric, reason + where, "select by a train_ or test_ metric")
+            raise ConfigError(f"select.metric: {text}")
 
 
 def plan_trials(study: StudySpec) -> list[TrialPlan]:
@@ -213,12 +316,12 @@ def plan_trials(study: StudySpec) -> list[TrialPlan]:
     base = study.base_config()
     variants = study.variants or [VariantSpec.model_construct(name="", set={})]
     keys = list(study.grid)
-    points = list(itertools.product(*(study.grid[k] for k in keys))) if keys else [()]
+    points = list(itertools.product(*(range(len(study.grid[k])) for k in keys)))
     plans: list[TrialPlan] = []
     position = 0
     for vi, variant in enumerate(variants):
         for gi, point in enumerate(points):
-            values = dict(zip(keys, point, strict=True))
+            values = {k: study.grid[k][i] for k, i in zip(keys, point, strict=True)}
             for seed in study.seed_list:
                 config = base
                 for key, value in variant.set.items():
@@ -236,6 +339,7 @@ def plan_trials(study: StudySpec) -> list[TrialPlan]:
                 plans.append(TrialPlan(
                     trial_id=trial_id, position=position,
                     variant=variant.name, values=values, seed=seed, spec=spec,
+                    grid_index=point,
                 ))
                 position += 1
     return plans

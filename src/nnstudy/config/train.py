@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -22,8 +21,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core import InitErrorDetails
 
+from nnstudy.config.base import Spec, as_yaml, bool_as_number, key_error
 from nnstudy.config.schedule import ScheduleSpec
 from nnstudy.training.optimizers import OPTIMIZER_CLASSES, OPTIMIZERS, HyperparameterError
 
@@ -42,7 +42,7 @@ HYPERPARAMETERS = frozenset(key for cls in OPTIMIZER_CLASSES.values() for key in
 _SWITCH, _PAIR, _NUMBER = TypeAdapter(bool), TypeAdapter(tuple[float, float]), TypeAdapter(float)
 
 
-class EarlyStoppingSpec(BaseModel):
+class EarlyStoppingSpec(Spec):
     """Stop a model when `metric` has not improved by `min_delta` for `patience` epochs;
     its weights go back to the best epoch."""
 
@@ -57,7 +57,7 @@ class EarlyStoppingSpec(BaseModel):
         return self.mode == "max" or (self.mode == "auto" and self.metric.endswith("accuracy"))
 
 
-class TrainSpec(BaseModel):
+class TrainSpec(Spec):
     """How to train: see docs/training.md for every key with its default.
 
     Besides the fields below, the block holds the chosen optimizer's hyperparameters
@@ -117,6 +117,10 @@ class TrainSpec(BaseModel):
             value = given[key]
             if hyper.pair and not (isinstance(value, list | tuple) and len(value) == 2):
                 raise _error(key, value, f"must be a pair (b1, b2) (got {value!r})")
+            if not hyper.switch and bool_as_number(tuple[float, float] if hyper.pair
+                                                   else float, value):
+                raise _error(key, value, f"{as_yaml(value)}: a boolean where a number "
+                                         "belongs (write a number such as 0.9)")
             kind = _SWITCH if hyper.switch else _PAIR if hyper.pair else _NUMBER
             out[key] = _read(kind, key, value)
         if out.get("lr") is None:  # filled in, so that configs and reports show the value used
@@ -153,8 +157,5 @@ def _error(key: str, value: Any, detail: str) -> ValidationError:
     `detail` as the message."""
     if detail == "extra_forbidden":
         error = InitErrorDetails(type="extra_forbidden", loc=(key,), input=value)
-    else:
-        error = InitErrorDetails(type=PydanticCustomError("value_error", "{detail}",
-                                                          {"detail": detail}),
-                                 loc=(key,), input=value)
-    return ValidationError.from_exception_data("TrainSpec", [error])
+        return ValidationError.from_exception_data("TrainSpec", [error])
+    return key_error("TrainSpec", (key,), value, detail)

@@ -18,8 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
+from nnstudy.config.base import Spec
 from nnstudy.config.layers import parse_activation
 from nnstudy.config.loading import format_validation_error
 from nnstudy.errors import ConfigError
@@ -27,7 +28,7 @@ from nnstudy.errors import ConfigError
 Shape = tuple[int, ...]
 
 
-class ZooOptions(BaseModel):
+class ZooOptions(Spec):
     """Base of a zoo model's options; an `activation` field is checked as an activation."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

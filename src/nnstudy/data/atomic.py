@@ -57,9 +57,7 @@ def atomic_dir(target: Path) -> Iterator[Path]:
     """Yield a new temporary folder beside `target`, renamed to `target` when the block ends
     without an error and removed otherwise. When another process completed `target` first,
     its folder is kept and this one removed (both hold the same files)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_parts(target.parent)
-    tmp = Path(tempfile.mkdtemp(prefix=_prefix(target), suffix=".part", dir=target.parent))
+    tmp = new_part_dir(target)
     try:
         yield tmp
         try:
@@ -69,6 +67,15 @@ def atomic_dir(target: Path) -> Iterator[Path]:
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def new_part_dir(target: Path) -> Path:
+    """A new, empty temporary folder beside `target`, named as this module names them (so
+    that it is removed as stale once its process is gone); the stale ones are removed
+    first. For a caller that renames it into place itself (`atomic_dir` does)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_parts(target.parent)
+    return Path(tempfile.mkdtemp(prefix=_prefix(target), suffix=".part", dir=target.parent))
 
 
 def remove_stale_parts(folder: Path) -> list[Path]:

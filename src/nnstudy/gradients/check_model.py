@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,19 +9,11 @@ import torch
 from torch import nn
 
 from nnstudy.config.loading import load_yaml
-from nnstudy.errors import ConfigError
+from nnstudy.errors import ConfigError, ShapeError
 from nnstudy.gradients.gradcheck import GradcheckReport, gradcheck
 from nnstudy.gradients.losses import random_targets
 
 Shape = tuple[int, ...]
-
-
-def parse_shape(text: str, where: str = "--input") -> Shape:
-    """`1,28,28`, `1x28x28` or `784` as a tuple of positive sizes."""
-    parts = [p for p in re.split(r"[,x\s]+", text.strip().strip("()[]")) if p]
-    if not parts or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise ConfigError(f"{where}: {text!r} is not a shape like 1,28,28 or 784")
-    return tuple(int(p) for p in parts)
 
 
 def resolve_model(arg: str, input_shape: Shape | None = None, overrides: Sequence[str] = ()
@@ -30,28 +21,22 @@ def resolve_model(arg: str, input_shape: Shape | None = None, overrides: Sequenc
     """The model `arg` names, the input shape it is built for, and the run config's loss.
 
     `arg` is a zoo name, a YAML model spec, `package.module:factory`, or a run config
-    (a YAML file with `data:`): then, without `input_shape`, the data set gives the shape
-    and the number of classes.
+    (a YAML file with `data:` or `train:`): then, without `input_shape`, the data set gives
+    the shape and the number of classes (`nnstudy.models.load_model`).
     """
-    from nnstudy.models import build_model, load_model
+    from nnstudy.models import load_model
+    from nnstudy.models.factory import is_run_config
 
+    loss = None
     path = Path(arg)
     if path.suffix in {".yaml", ".yml"} or path.is_file():
         raw = load_yaml(path)
-        if isinstance(raw, dict) and "data" in raw:
+        if is_run_config(raw):
             from nnstudy.config.run import load_run_spec
 
-            spec = load_run_spec(path, tuple(overrides))
-            classes = None
-            if input_shape is None:
-                from nnstudy.data import load_data
-
-                bundle = load_data(spec.data, progress=False)
-                input_shape, classes = bundle.input_shape, bundle.num_classes
-            return build_model(spec.model, input_shape, classes), tuple(input_shape), (
-                spec.train.loss)
+            loss = load_run_spec(path, tuple(overrides)).train.loss
     model, shape = load_model(arg, input_shape, overrides=overrides)
-    return model, shape, None
+    return model, shape, loss
 
 
 def check_model(
@@ -81,8 +66,14 @@ def check_model(
     loss = loss or config_loss or "cross_entropy"
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn((batch, *shape), generator=gen)
-    with torch.no_grad():  # eval: one example is too few for batchnorm's batch statistics
-        probe = model.eval()(x[:1])
+    try:
+        with torch.no_grad():  # eval: one example is too few for batchnorm's batch statistics
+            probe = model.eval()(x[:1])
+    except (RuntimeError, ValueError, IndexError, TypeError) as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ShapeError(f"{arg}: an input of shape {'x'.join(map(str, shape))} does not fit "
+                         f"the model ({detail}); give one sample's shape with --input"
+                         ) from None
     model.train(train)
     targets = random_targets(loss, probe.expand(batch, *probe.shape[1:]), gen)
     report = gradcheck(model, x, targets, loss=loss, params=params, eps=eps, samples=samples,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from nnstudy.config.model import ModelSpec, parse_model_spec
 from nnstudy.config.zoo import ZOO
 from nnstudy.errors import ConfigError, ShapeError
 from nnstudy.models.build import Shape, SpecNet, build_layers
+from nnstudy.models.footprint import FLOAT32_BYTES, check_fits, parameter_count
 from nnstudy.models.zoo import BUILDERS, cnn_layers, mlp_layers
 
 
@@ -87,14 +89,22 @@ def load_model(
 ) -> tuple[nn.Module, Shape]:
     """Resolve a zoo name, a YAML model spec file, or `package.module:factory` to a model.
 
-    The YAML file holds either a model spec (a list of layers, a builder, a zoo name) or a
-    run config with a `model:` key (and optionally `input:`); `overrides` are `--set`
-    strings applied to it. Returns the model and the input shape it was built for.
+    The YAML file holds a model spec (a list of layers, a builder, a zoo name), a model
+    spec with its input (`model:` and `input:`), or a run config (`model:` with `data:` or
+    `train:`, as `nnstudy train` reads it): the model is then built for the data the run
+    trains on, its input shape and classes (the data set is loaded, as training would),
+    unless `input_shape` and `num_classes` are given. `overrides` are `--set` strings
+    applied to the file. Returns the model and the input shape it was built for.
+
+    A model whose parameters alone would not fit in memory is refused before it is built
+    (`nnstudy.models.footprint`).
     """
     if ":" in arg and not Path(arg).exists():
         return _from_factory(arg, input_shape)
     if arg.endswith((".yaml", ".yml")) or Path(arg).is_file():
         raw = load_yaml(arg)
+        if is_run_config(raw):
+            return _from_run_config(apply_overrides(raw, overrides), input_shape, num_classes)
         if isinstance(raw, dict) and "model" in raw:
             raw = apply_overrides(raw, overrides)
             if input_shape is None and raw.get("input") is not None:
@@ -111,19 +121,65 @@ def load_model(
     shape = tuple(input_shape) if input_shape is not None else default_input_shape(spec)
     if shape is None:
         shape = (1, 28, 28)
-    return build_model(spec, shape, num_classes), tuple(int(s) for s in shape)
+    return _built(spec, shape, num_classes), tuple(int(s) for s in shape)
+
+
+def is_run_config(raw: Any) -> bool:
+    """Whether a YAML file's content is a run config (a `data:` or `train:` block, no
+    `input:`), as opposed to a model spec, with or without its `input:`."""
+    return isinstance(raw, dict) and "input" not in raw and bool(raw.keys() & {"data", "train"})
+
+
+def _built(spec: Any, shape: Sequence[int], num_classes: int | None) -> nn.Module:
+    """`build_model`, once the parameters are known to fit in memory."""
+    count = parameter_count(spec, shape, num_classes)
+    if count is not None:
+        check_fits(count * FLOAT32_BYTES, f"its {count:,} parameters (float32)")
+    return build_model(spec, shape, num_classes)
+
+
+def _from_run_config(raw: dict[str, Any], input_shape: Sequence[int] | None,
+                     num_classes: int | None) -> tuple[nn.Module, Shape]:
+    """The model of a run config, for the input shape and classes of its data."""
+    from nnstudy.config.run import load_run_spec
+
+    spec = load_run_spec(raw)
+    if input_shape is None or num_classes is None:
+        # The data room, imported here only: the shape and classes are the loaded data's
+        # (transforms, class selection), exactly what training builds the model for.
+        from nnstudy.data import load_data
+
+        bundle = load_data(spec.data, progress=False)
+        input_shape = input_shape if input_shape is not None else bundle.input_shape
+        num_classes = num_classes if num_classes is not None else bundle.num_classes
+    shape = tuple(int(s) for s in input_shape)
+    return _built(spec.model, shape, num_classes), shape
 
 
 def _from_factory(arg: str, input_shape: Sequence[int] | None) -> tuple[nn.Module, Shape]:
+    """The module `package.module:factory()` returns; any failure to import the module,
+    to call the factory (it must take no arguments) or a result that is not a module is
+    a ConfigError naming `arg`."""
     module_name, _, attr = arg.partition(":")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigError(f"{arg}: cannot import module {module_name!r} ({exc})") from None
+    except (Exception, SystemExit) as exc:  # ImportError, SyntaxError, whatever it raises
+        raise ConfigError(f"{arg}: cannot import module {module_name!r} "
+                          f"({_one_line(exc)})") from None
     factory = getattr(module, attr, None)
     if factory is None or not callable(factory):
         raise ConfigError(f"{arg}: module {module_name!r} has no callable {attr!r}")
-    model = factory()
+    try:
+        inspect.signature(factory).bind()
+    except TypeError as exc:
+        raise ConfigError(f"{arg}: a factory is called with no arguments, but {exc}; wrap "
+                          f"it in a function that takes none") from None
+    except ValueError:
+        pass  # no signature to read (a builtin): calling it tells
+    try:
+        model = factory()
+    except Exception as exc:
+        raise ConfigError(f"{arg}: the factory raised {_one_line(exc)}") from None
     if not isinstance(model, nn.Module):
         raise ConfigError(f"{arg}: returned {type(model).__name__}, not a torch.nn.Module")
     shape = input_shape if input_shape is not None else getattr(model, "input_shape", None)
@@ -132,4 +188,11 @@ def _from_factory(arg: str, input_shape: Sequence[int] | None) -> tuple[nn.Modul
     return model, tuple(int(s) for s in shape)
 
 
-__all__ = ["SpecNet", "build_model", "default_input_shape", "load_model", "spec_layers"]
+def _one_line(exc: BaseException) -> str:
+    """`Type: first line of the message`."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+__all__ = ["SpecNet", "build_model", "default_input_shape", "is_run_config", "load_model",
+           "spec_layers"]

@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 from nnstudy.config.loading import validate
-from nnstudy.config.study import StudySpec, TrialPlan, load_study, plan_trials
+from nnstudy.config.study import StudySpec, TrialPlan, check_parallelism, load_study, plan_trials
 from nnstudy.errors import ConfigError
 from nnstudy.study.lock import StudyLock
 from nnstudy.study.result import StudyResult, load_result
@@ -105,7 +105,8 @@ class Study:
             threads: int | None = None, progress: bool = False) -> StudyResult:
         """Create the study directory and run every trial. Refuses a directory that already
         holds a study (use `resume`), a file, and a directory that is not empty."""
-        out = Path(out) if out is not None else Path("runs") / self.spec.name
+        check_parallelism(workers, threads)
+        out = Path(out) if out is not None else Path("runs") / self.spec.dir_name
         if (out / "study.db").exists():
             with StudyLock(out):
                 pass
@@ -149,6 +150,7 @@ class Study:
 
 def resume(out: str | Path, workers: int | None = None, progress: bool = False) -> StudyResult:
     """Run exactly the trials of `out` that are not done, with the study's thread count."""
+    check_parallelism(workers)
     out = require_study_dir(out)  # before the lock, which would create study.lock
     with StudyLock(out):
         store = open_store(out, must_exist=True)

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 
 import torch
 
+from nnstudy.config.run import no_valid_split
 from nnstudy.config.train import EarlyStoppingSpec
+from nnstudy.errors import ConfigError
 from nnstudy.training.stacked import StackedModel
 
 
@@ -45,6 +47,10 @@ class EarlyStopping:
             metric = "valid_loss" if has_valid else "train_loss"
             return cls(metric, maximize=False, patience=None, min_delta=0.0,
                        best_value=math.inf)
+        if spec.metric.startswith("valid_") and not has_valid:  # files without valid/
+            raise ConfigError("train.early_stopping.metric: " + no_valid_split(
+                spec.metric, "the data has none (data.valid_fraction is 0, and its files "
+                "hold no validation split)", "stop on train_loss"))
         return cls(spec.metric, spec.maximize, spec.patience, spec.min_delta,
                    best_value=-math.inf if spec.maximize else math.inf)
 

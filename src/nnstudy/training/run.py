@@ -19,7 +19,10 @@ from rich.text import Text
 from torch import nn
 
 from nnstudy.config.run import RunSpec, load_run_spec
-from nnstudy.training.run_dir import check_run_out, write_run_dir
+from nnstudy.data.atomic import remove_stale_parts
+from nnstudy.training.device import resolve_device
+from nnstudy.training.footprint import check_training_fits
+from nnstudy.training.run_dir import check_disk_room, check_run_out, run_dir_bytes, write_run_dir
 from nnstudy.training.trainer import TrainedModel, train_group
 
 
@@ -140,10 +143,15 @@ def train(config: str | Path | dict[str, Any] | RunSpec, out: str | Path | None 
     spec = load_run_spec(config, tuple(overrides))
     if out is not None:
         check_run_out(Path(out), overwrite)
+        remove_stale_parts(Path(out).parent)  # temporary run directories of killed runs
     if device is not None:
         spec = spec.model_copy(update={"device": device})
     bundle = load_data(spec.data)
     spec = spec.model_copy(update={"data": bundle.spec})
+    params = check_training_fits(spec, bundle.input_shape, bundle.num_classes,
+                                 resolve_device(spec.device))
+    if out is not None and params is not None:
+        check_disk_room(Path(out), run_dir_bytes(params))
     start = time.perf_counter()
     if spec.train.engine == "numpy":
         from nnstudy.training.numpy_engine import train_with_numpy

@@ -16,7 +16,13 @@ directory. With `overwrite`, also a directory that is recognisably a run directo
 holds config.yaml, metrics.csv whose header is `epoch,split,loss,accuracy`, and
 summary.json (a JSON object with `status` and `best_epoch`), optionally model.pt, and
 nothing else. Anything else (a file, a directory with one foreign entry) is refused with a
-ConfigError, and nothing is touched.
+ConfigError, and nothing is touched. The place must also take files: a probe file is
+written there (and removed) before training, so that a read-only directory or a full disk
+is found before the training runs, not after; and the disk must have room for model.pt.
+
+The temporary directory is named as `nnstudy.data.atomic` names them
+(`.NAME.HOST-PID.RANDOM.part`): one left by a killed run is removed by the next run
+written beside it.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import torch
 import yaml
 
 from nnstudy.config.run import RunSpec
+from nnstudy.data.atomic import new_part_dir
 from nnstudy.errors import ConfigError
 from nnstudy.training.trainer import TrainedModel
 
@@ -67,7 +74,9 @@ def why_not_a_run_dir(path: Path) -> str | None:
 
 def check_run_out(out: Path, overwrite: bool) -> None:
     """Raise a ConfigError, touching nothing, unless a run may be written to `out`: a new
-    path, an empty directory, or (with `overwrite`) a run directory."""
+    path, an empty directory, or (with `overwrite`) a run directory; in a place that
+    takes files (`check_writable`)."""
+    check_writable(out)
     if not out.exists():
         return
     if not out.is_dir():
@@ -85,14 +94,61 @@ def check_run_out(out: Path, overwrite: bool) -> None:
                           "them, and nothing else, is overwritten")
 
 
+# The probe's size: one block of common file systems, so that a disk with no block left
+# refuses it.
+PROBE_BYTES = 4096
+
+
+def _existing_parent(out: Path) -> Path:
+    """The directory the run directory (and the folders above it not made yet) goes in."""
+    here = out.parent
+    while not here.exists() and here != here.parent:
+        here = here.parent
+    return here
+
+
+def check_writable(out: Path) -> None:
+    """Raise a ConfigError unless files can be written where `out` goes: a probe file of
+    PROBE_BYTES is written, synced to disk and removed in the nearest existing folder
+    above `out` (a read-only folder, a full disk, or a file on the way fails it)."""
+    here = _existing_parent(out)
+    if not here.is_dir():
+        raise ConfigError(f"{out}: {here} is a file, not a directory; choose another --out")
+    try:
+        with tempfile.NamedTemporaryFile(dir=here, prefix=".nnstudy-probe.", suffix=".part"
+                                         ) as probe:
+            probe.write(b"\0" * PROBE_BYTES)
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as exc:
+        raise ConfigError(f"{out}: cannot write in {here} ({exc.strerror or exc}); choose "
+                          "another --out") from None
+
+
+def check_disk_room(out: Path, nbytes: int) -> None:
+    """Raise a ConfigError when the disk `out` goes on has less than `nbytes` free."""
+    free = shutil.disk_usage(_existing_parent(out)).free
+    if free < nbytes:
+        from nnstudy.data.memory import format_bytes
+
+        raise ConfigError(f"{out}: the run directory needs about {format_bytes(nbytes)} "
+                          f"(model.pt), but the disk has {format_bytes(free)} free; free "
+                          "some space or choose another --out")
+
+
+def run_dir_bytes(params: int) -> int:
+    """About what a run directory takes: model.pt (float32 weights) and a margin for
+    config.yaml, metrics.csv and summary.json."""
+    return params * 4 + (1 << 20)
+
+
 def write_run_dir(out: Path, spec: RunSpec, trained: TrainedModel, summary: dict[str, Any],
                   overwrite: bool = False) -> Path:
     """Write the run directory atomically: a temporary sibling renamed when complete. An
     existing `out` is checked again (`check_run_out`) just before it is replaced: it may
     have changed while the model trained."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp = new_part_dir(out)
     try:
         (tmp / "config.yaml").write_text(yaml.safe_dump(spec.to_config(), sort_keys=False))
         with open(tmp / "metrics.csv", "w", newline="") as f:
@@ -104,7 +160,7 @@ def write_run_dir(out: Path, spec: RunSpec, trained: TrainedModel, summary: dict
         check_run_out(out, overwrite)
         if out.exists() and any(out.iterdir()):
             # The old run stays whole until the new one is in place.
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            old = new_part_dir(out)
             os.replace(out, old)
             os.replace(tmp, out)
             shutil.rmtree(old, ignore_errors=True)
