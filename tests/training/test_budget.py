@@ -75,3 +75,20 @@ def test_batch_norm_statistics_stop_with_the_budget(digits):
     alone = train_group(specs[:1], digits, dtype=torch.float64)[0]
     for name, value in alone.state_dict.items():
         torch.testing.assert_close(together[0].state_dict[name], value, rtol=1e-9, atol=1e-12)
+
+
+def test_budgets_and_step_logs_are_the_same_with_evaluation_overlapped(digits):
+    specs = [spec(steps=50, log_every=7), spec(seed=1, steps=90, log_every=10, l2=0.01),
+             spec(seed=2, epochs=2, early_stopping={"metric": "valid_loss", "patience": 1})]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        apart = train_group(specs, digits, overlap=False)
+        overlapped = train_group(specs, digits, overlap=True)
+    finally:
+        torch.set_num_threads(threads)
+    for a, b in zip(apart, overlapped, strict=True):
+        assert (a.history, a.steps, a.steps_run, a.epochs_run) == (
+            b.history, b.steps, b.steps_run, b.epochs_run)
+        for name, value in a.state_dict.items():
+            assert torch.equal(b.state_dict[name], value)
