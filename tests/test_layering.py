@@ -15,7 +15,9 @@ ALLOWED = {
     "config": {"config"},
     "reference": {"reference"},
     "data": {"config", "data"},
-    "models": {"config", "models", "reference"},
+    # data sits below models (it imports config alone): a run config's model is built for
+    # the shape and classes of its loaded data, and a model's size is checked against memory
+    "models": {"config", "data", "models", "reference"},
     "analysis": {"config", "models", "analysis"},
     "gradients": {"config", "models", "analysis", "reference", "data", "gradients"},
     "training": {"config", "models", "analysis", "data", "reference", "training"},

@@ -69,3 +69,28 @@ def test_the_optimizer_tables_import_nothing_of_nnstudy_but_errors():
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("nnstudy"):
                 assert node.module == "nnstudy.errors" or \
                     node.module.startswith("nnstudy.training.optimizers"), (path.name, node.module)
+
+
+def test_a_run_lasts_epochs_or_steps_and_ten_epochs_without_either():
+    assert load_run_spec({}).train.epochs == 10
+    steps = load_run_spec({"train": {"steps": 500}})
+    assert (steps.train.epochs, steps.train.steps) == (None, 500)
+    assert "epochs" not in steps.to_config()["train"]  # the resolved config loads again
+    assert load_run_spec(steps.to_config()).train == steps.train
+    assert load_run_spec({"train": {"epochs": None, "steps": 5}}).train.steps == 5
+
+
+@pytest.mark.parametrize(
+    ("train", "message"),
+    [
+        ({"epochs": 3, "steps": 100},
+         "train.steps: give epochs or steps, not both (got epochs 3 and steps 100)"),
+        ({"steps": 0}, "train.steps: Input should be greater than 0 (got 0)"),
+        ({"log_every": 0}, "train.log_every: Input should be greater than 0 (got 0)"),
+        ({"loss_reduction": "max"}, "train.loss_reduction: 'max' is not one of mean, sum"),
+    ],
+)
+def test_steps_log_every_and_loss_reduction_are_checked_by_name(train, message):
+    with pytest.raises(ConfigError) as err:
+        load_run_spec({"train": train})
+    assert str(err.value) == message

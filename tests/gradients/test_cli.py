@@ -67,7 +67,8 @@ def test_trace_with_a_bad_loss_is_one_line_and_exit_code_2(tmp_path, capsys):
     spec.write_text(Path(EXAMPLE).read_text().replace("squared_error", "hinge"))
     code, _, err = _run(["trace", str(spec)], capsys)
     assert code == 2
-    assert err.strip() == "error: loss: 'hinge' is not one of squared_error, cross_entropy"
+    assert err.strip() == ("error: loss: 'hinge' is not one of squared_error, cross_entropy, "
+                           "none")
 
 
 def test_check_lenet5_passes_or_warns_with_exit_code_0(capsys):
@@ -132,3 +133,41 @@ def test_check_a_silu_mlp_passes_and_the_reference_engine_covers_it(tmp_path, ca
     assert "fc1.weight" in out and "fc3.bias" in out
     assert "reference engine (NumPy): covered" in out
     assert "verdict: pass" in out
+
+
+def test_check_includes_the_configs_l2_in_the_objective(tmp_path, capsys):
+    config = tmp_path / "run.yaml"
+    config.write_text("data: {name: digits}\nmodel: {mlp: {hidden: [8]}}\n"
+                      "train: {l2: 0.12}\n")
+    code, with_l2, _ = _run(["check", str(config), "--samples", "5"], capsys)
+    assert code == 0 and "verdict: pass" in with_l2
+    code, without, _ = _run(["check", str(config), "--samples", "5", "--set", "train.l2=0"],
+                            capsys)
+    assert code == 0
+    loss = float(without.split("loss cross_entropy = ")[1].split(",")[0])
+    head = with_l2.splitlines()[0]
+    assert "loss cross_entropy + 0.12 Σ‖W‖² = " in head
+    total = float(head.split("Σ‖W‖² = ")[1].split(" ")[0])
+    data = float(head.split("data loss ")[1].split(",")[0])
+    term = float(head.split("L2 term ")[1].split(")")[0])
+    assert data == loss  # the same weights and batch: only the L2 term differs
+    assert total == pytest.approx(loss + term, rel=1e-5) and term > 0.1
+    assert "agrees with autograd" in with_l2  # the reference engine's L2 gradient too
+
+
+def test_check_l2_on_the_command_line_and_a_bad_value(capsys):
+    code, out, _ = _run(["check", "softmax_regression", "--input", "6", "--l2", "0.5",
+                         "--samples", "5"], capsys)
+    assert code == 0 and "+ 0.5 Σ‖W‖²" in out
+    code, _, err = _run(["check", "softmax_regression", "--input", "6", "--l2", "-1"], capsys)
+    assert code == 2 and err.strip() == "error: l2: must be >= 0, got -1.0"
+
+
+def test_trace_prints_one_example_of_a_batch_and_refuses_a_bad_index(capsys):
+    batch = str(Path(EXAMPLE).parent / "trace_2-2-1_batch.yaml")
+    code, out, _ = _run(["trace", batch, "--example", "0"], capsys)
+    assert code == 0 and "∂L/∂W1[1,2] = (0.29090) x (0.22884)" in out
+    code, _, err = _run(["trace", batch, "--example", "3"], capsys)
+    assert code == 2 and "--example: 3 is out of range for a batch of 3 (0..2)" in err
+    code, _, err = _run(["trace", EXAMPLE, "--example", "0"], capsys)
+    assert code == 2 and "--example: the spec has one input, not a batch" in err

@@ -3,17 +3,19 @@ that is not a study is never written to."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 
 import pytest
 import yaml
 
+import nnstudy
 from nnstudy.api import Study
 from nnstudy.cli import main
 from nnstudy.errors import ConfigError
 from nnstudy.study import load_result, resume, status
-from nnstudy.study.store import schema_columns
+from nnstudy.study.store import STEPS_SCHEMA, TrialStore, schema_columns
 
 STUDY = {
     "name": "tiny",
@@ -98,7 +100,8 @@ def test_the_schema_read_back_is_the_one_the_store_creates(a_study):
     con = sqlite3.connect(a_study / "study.db")
     tables = {t for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     con.close()
-    assert set(schema_columns()) == tables == {"meta", "trials", "epochs", "summaries"}
+    assert set(schema_columns()) | set(schema_columns(STEPS_SCHEMA)) == tables == {
+        "meta", "trials", "epochs", "summaries", "steps"}
     assert {"id", "status", "config_json"} <= schema_columns()["trials"]
 
 
@@ -148,3 +151,59 @@ def test_a_study_may_go_into_an_empty_directory(tmp_path):
     result = Study.from_dict(one).run(out=out, workers=1)
     assert list(result.trials["status"]) == ["done"]
     assert {"study.db", "results.csv", "report.md"} <= {p.name for p in out.iterdir()}
+
+
+def test_a_study_with_log_every_stores_each_trials_running_loss(tmp_path):
+    study = {**STUDY, "train": {**STUDY["train"], "epochs": 2, "log_every": 4}}
+    result = Study.from_dict(study).run(out=tmp_path / "s", workers=1)
+    steps = result.steps
+    assert list(steps.columns) == ["trial_id", "step", "epoch", "train_loss_running",
+                                   "train_regularized_loss_running"]
+    assert set(steps["trial_id"]) == set(result.trials["trial_id"])
+    store = TrialStore(tmp_path / "s" / "study.db")
+    summaries = {t["id"]: json.loads(t["summary_json"]) for t in store.trials()}
+    store.close()
+    for trial_id, rows in steps.groupby("trial_id"):
+        steps_run = summaries[trial_id]["steps_run"]
+        assert list(rows["step"]) == list(range(4, steps_run + 1, 4))
+        # the same run alone (a group of 2 and a group of 1 agree to float32 rounding)
+        config = next(plan.spec for plan in Study.from_dict(study).plans
+                      if plan.trial_id == trial_id)
+        alone = nnstudy.train(config)
+        assert list(rows["train_loss_running"]) == pytest.approx(
+            list(alone.steps["train_loss_running"]), rel=1e-4)
+    assert steps["train_regularized_loss_running"].isna().all()  # no L2 here
+    assert load_result(tmp_path / "s").steps.equals(steps)
+
+
+def test_a_store_made_before_the_steps_table_opens_reads_and_takes_step_rows(tmp_path,
+                                                                           a_study):
+    out = tmp_path / "s"
+    shutil.copytree(a_study, out)
+    con = sqlite3.connect(out / "study.db")
+    con.execute("DROP TABLE steps")  # as a store written before the table existed
+    con.commit()
+    con.close()
+    before = snapshot(out)
+    result = load_result(out)  # reading leaves the file alone
+    assert result.steps.empty and len(result.trials) == 2
+    assert snapshot(out) == before
+    store = TrialStore(out / "study.db")
+    trial = store.trials()[0]
+    store.commit_results([{"id": trial["id"], "status": "done", "history": [],
+                           "summary": json.loads(trial["summary_json"]),
+                           "steps": [{"step": 5, "epoch": 1, "train_loss_running": 2.0}]}])
+    store.close()
+    assert load_result(out).steps[["step", "train_loss_running"]].values.tolist() == [[5, 2.0]]
+
+
+def test_a_steps_table_without_its_columns_is_refused_by_name(tmp_path, a_study):
+    out = tmp_path / "s"
+    shutil.copytree(a_study, out)
+    con = sqlite3.connect(out / "study.db")
+    con.execute("DROP TABLE steps")
+    con.execute("CREATE TABLE steps (trial_id TEXT, step INTEGER)")
+    con.commit()
+    con.close()
+    with pytest.raises(ConfigError, match="table 'steps' has no column 'epoch'"):
+        load_result(out)

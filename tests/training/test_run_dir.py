@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -99,3 +100,24 @@ def test_a_run_directory_without_its_weights_is_still_one(tmp_path, a_run):
     out = copy_run(a_run, tmp_path / "out")
     (out / "model.pt").unlink()
     assert why_not_a_run_dir(out) is None
+
+
+def test_a_run_with_log_every_writes_steps_csv_as_its_result_reads_it(tmp_path):
+    out = tmp_path / "out"
+    config = {**CONFIG, "train": {**CONFIG["train"], "log_every": 5, "l2": 0.001}}
+    result = train(config, out=out)
+    frame = pd.read_csv(out / "steps.csv")
+    assert list(frame.columns) == ["step", "epoch", "train_loss_running",
+                                   "train_regularized_loss_running"]
+    assert list(result.steps.columns) == list(frame.columns)
+    pd.testing.assert_frame_equal(frame, result.steps, check_dtype=False)
+    assert list(frame["step"]) == list(range(5, result.summary["steps_run"] + 1, 5))
+    assert why_not_a_run_dir(out) is None  # and so it can be overwritten
+    train(CONFIG, out=out, overwrite=True)
+    assert not (out / "steps.csv").exists()
+
+
+def test_without_log_every_the_steps_frame_is_empty_with_its_columns():
+    result = train(CONFIG)
+    assert result.steps.empty
+    assert list(result.steps.columns) == ["step", "epoch", "train_loss_running"]

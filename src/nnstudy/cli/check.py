@@ -21,6 +21,8 @@ def check_command(
     loss: str = typer.Option(None, "--loss", help="cross_entropy, nll or mse "
                                                   "[default: the config's, else cross_entropy]."),
     seed: int = typer.Option(0, "--seed", help="Seed of the inputs, targets, samples, masks."),
+    l2: float = typer.Option(None, "--l2", help="Add the L2 term l2 Σ‖W‖² to the loss "
+                                                "[default: the config's train.l2, else 0]."),
     eval_mode: bool = typer.Option(False, "--eval", help="Check eval mode (running statistics, "
                                                          "no dropout) instead of training mode."),
     set_: list[str] = typer.Option([], "--set", help="Override a key: --set model.mlp.hidden=[50]"),
@@ -34,7 +36,7 @@ def check_command(
     shape = parse_shape(input_) if input_ is not None else None
     report = check_model(model, shape, overrides=set_, batch=batch, loss=loss, params=params,
                          eps=eps, samples=samples if samples > 0 else None, seed=seed,
-                         train=not eval_mode)
+                         train=not eval_mode, l2=l2)
     console.print(report.render(), highlight=False, markup=False, soft_wrap=True)
     if not report.passed:
         raise typer.Exit(1)

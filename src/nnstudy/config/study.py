@@ -36,7 +36,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from nnstudy.config.base import Spec
-from nnstudy.config.loading import apply_overrides, load_yaml, set_dotted, validate
+from nnstudy.config.loading import load_yaml, parse_override, set_dotted, validate
 from nnstudy.config.run import DEFAULT_DEVICE, RunSpec, no_valid_split
 from nnstudy.config.train import HYPERPARAMETERS
 from nnstudy.errors import ConfigError
@@ -210,13 +210,44 @@ def _check_key(base: dict[str, Any], key: str, value: Any, where: str) -> None:
         raise ConfigError(f"{where}: {detail}") from None
 
 
+def apply_study_overrides(raw: dict[str, Any], overrides: tuple[str, ...] | list[str]
+                          ) -> dict[str, Any]:
+    """Apply `--set KEY=VALUE` strings in order to a study file's dict.
+
+    `grid.KEY=[...]` sets the one grid key KEY and leaves the others: everything after
+    `grid.` is the key, dots and all, so `grid.train.lr=[0.1,0.01]` sets the grid key
+    `train.lr` (a new key adds an axis at the end; `grid.KEY=null` removes it);
+    `grid={...}` replaces the whole grid. `seeds=[...]` replaces the file's `repeats` and
+    `repeats=N` its `seeds` (a study has one or the other). Any other key is set as in a
+    run config: `train.epochs=1`, `data.name=mnist`.
+    """
+    for text in overrides:
+        key, value = parse_override(text)
+        if key.startswith("grid."):
+            grid = raw.get("grid") or {}
+            if not isinstance(grid, dict):
+                raise ConfigError(f"--set {text!r}: the grid is {grid!r}, not a mapping of "
+                                  "keys to lists")
+            name = key.removeprefix("grid.")
+            grid = {k: v for k, v in grid.items() if k != name or value is not None}
+            if value is not None:
+                grid[name] = value
+            raw = {**raw, "grid": grid}
+        elif key in ("seeds", "repeats"):
+            other = "repeats" if key == "seeds" else "seeds"
+            raw = {k: v for k, v in raw.items() if k != other} | {key: value}
+        else:
+            raw = set_dotted(raw, key, value)
+    return raw
+
+
 def load_study(source: str | Path | dict[str, Any], overrides: tuple[str, ...] = ()
                ) -> StudySpec:
     """Load and validate a study file; every grid value and variant is checked."""
     raw = load_yaml(source) if isinstance(source, str | Path) else source
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping with name, data, model, train, grid")
-    raw = apply_overrides(dict(raw), overrides)
+    raw = apply_study_overrides(dict(raw), overrides)
     study = validate(StudySpec, raw)
     _refuse_seeds_outside_seeds(study)
     base = study.base_config()

@@ -35,6 +35,8 @@ Metric = Literal[
     "valid_loss", "valid_accuracy", "train_loss", "train_accuracy", "test_loss", "test_accuracy"
 ]
 
+DEFAULT_EPOCHS = 10  # when neither `epochs` nor `steps` is given
+
 # Every key that is some optimizer's hyperparameter: such a key is checked against the
 # chosen optimizer; any other key that is not a field is unknown.
 HYPERPARAMETERS = frozenset(key for cls in OPTIMIZER_CLASSES.values() for key in cls.hyper)
@@ -73,11 +75,14 @@ class TrainSpec(Spec):
     l2: float = Field(0.0, ge=0)
     schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
     batch_size: int = Field(64, gt=0)
-    epochs: int = Field(10, gt=0)
+    epochs: int | None = Field(None, gt=0)  # None with `steps`; else filled in (10)
+    steps: int | None = Field(None, gt=0)  # a budget in optimizer steps, instead of epochs
+    log_every: int | None = Field(None, gt=0)  # running training loss every N mini-batches
     seed: int = 0
     init: InitName = "default"
     init_scale: float = Field(0.01, gt=0)
     loss: Literal["cross_entropy", "mse"] = "cross_entropy"
+    loss_reduction: Literal["mean", "sum"] = "mean"
     early_stopping: EarlyStoppingSpec | None = None
     eval_batch_size: int = Field(4096, gt=0)
     engine: Literal["torch", "numpy"] = "torch"
@@ -126,6 +131,20 @@ class TrainSpec(Spec):
         if out.get("lr") is None:  # filled in, so that configs and reports show the value used
             out["lr"] = optimizer.hyper["lr"].default
         return out
+
+    @model_validator(mode="before")
+    @classmethod
+    def _epochs_or_steps(cls, data: Any) -> Any:
+        """Training lasts `epochs` or `steps`, never both; neither given: 10 epochs."""
+        if not isinstance(data, dict):
+            return data
+        epochs, steps = data.get("epochs"), data.get("steps")
+        if epochs is not None and steps is not None:
+            raise _error("steps", steps, f"give epochs or steps, not both (got epochs "
+                                         f"{epochs!r} and steps {steps!r})")
+        if epochs is None and steps is None:
+            return {**data, "epochs": DEFAULT_EPOCHS}
+        return data
 
     @model_validator(mode="after")
     def _optimizer_accepts(self) -> TrainSpec:

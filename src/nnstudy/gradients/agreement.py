@@ -11,11 +11,12 @@ from torch import nn
 
 from nnstudy.errors import ConfigError
 from nnstudy.gradients.fixed_dropout import fixed_dropout
+from nnstudy.gradients.l2 import l2_term, penalized_weights
 from nnstudy.gradients.losses import torch_loss
 from nnstudy.gradients.relerr import tensor_rel_error
 from nnstudy.models.to_reference import from_torch
 from nnstudy.reference.dropout import Dropout
-from nnstudy.reference.losses import get_loss
+from nnstudy.reference.losses import get_loss, l2_penalty
 
 
 @dataclass
@@ -33,9 +34,10 @@ class Agreement:
 
 
 def agreement(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
-              loss: str = "cross_entropy", seed: int = 0) -> Agreement:
+              loss: str = "cross_entropy", seed: int = 0, l2: float = 0.0) -> Agreement:
     """Run `model` (a float64 copy, in its own train/eval mode) under autograd and under
-    the reference engine, with the same dropout masks, and compare.
+    the reference engine, with the same dropout masks, and compare. With `l2` > 0 both
+    add the L2 term lambda Σ_W ||W||^2 (the reference engine's `l2_penalty`) to the loss.
 
     Raises ConfigError when the reference engine does not cover the model or the loss.
     """
@@ -45,9 +47,12 @@ def agreement(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
     x = inputs.detach().double()
     t = targets.detach().double() if targets.is_floating_point() else targets.detach()
     params = dict(model.named_parameters())
+    weights = penalized_weights(model) if l2 else {}
     with fixed_dropout(model, seed) as masks:
         out = model(x)
         value = torch_loss(loss)(out, t)
+        if l2:
+            value = value + l2_term(weights, l2)
         grads = torch.autograd.grad(value, list(params.values()), allow_unused=True)
     for name, layer in net.layers:
         if isinstance(layer, Dropout) and name in masks:
@@ -56,6 +61,11 @@ def agreement(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
     ref_value, dout = get_loss(loss)(ref_out, t.numpy())
     net.backward(dout)
     ref_grads = net.grads()
+    if l2:
+        ref_params = net.params()
+        penalty, extra = l2_penalty({n: ref_params[n] for n in weights}, l2)
+        ref_value += penalty
+        ref_grads = {n: g + extra[n] if n in extra else g for n, g in ref_grads.items()}
     missing = set(params) - set(ref_grads)
     if missing:
         raise ConfigError(f"reference engine: no gradient for {', '.join(sorted(missing))}")

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from nnstudy.config.loading import load_yaml
+from nnstudy.config.train import TrainSpec
 from nnstudy.errors import ConfigError, ShapeError
 from nnstudy.gradients.gradcheck import GradcheckReport, gradcheck
 from nnstudy.gradients.losses import random_targets
@@ -17,8 +18,9 @@ Shape = tuple[int, ...]
 
 
 def resolve_model(arg: str, input_shape: Shape | None = None, overrides: Sequence[str] = ()
-                  ) -> tuple[nn.Module, Shape, str | None]:
-    """The model `arg` names, the input shape it is built for, and the run config's loss.
+                  ) -> tuple[nn.Module, Shape, TrainSpec | None]:
+    """The model `arg` names, the input shape it is built for, and the run config's
+    `train:` block (its loss and L2 term; None when `arg` is not a run config).
 
     `arg` is a zoo name, a YAML model spec, `package.module:factory`, or a run config
     (a YAML file with `data:` or `train:`): then, without `input_shape`, the data set gives
@@ -27,16 +29,16 @@ def resolve_model(arg: str, input_shape: Shape | None = None, overrides: Sequenc
     from nnstudy.models import load_model
     from nnstudy.models.factory import is_run_config
 
-    loss = None
+    config = None
     path = Path(arg)
     if path.suffix in {".yaml", ".yml"} or path.is_file():
         raw = load_yaml(path)
         if is_run_config(raw):
             from nnstudy.config.run import load_run_spec
 
-            loss = load_run_spec(path, tuple(overrides)).train.loss
+            config = load_run_spec(path, tuple(overrides)).train
     model, shape = load_model(arg, input_shape, overrides=overrides)
-    return model, shape, loss
+    return model, shape, config
 
 
 def check_model(
@@ -51,19 +53,24 @@ def check_model(
     samples: int | None = 100,
     seed: int = 0,
     train: bool = True,
+    l2: float | None = None,
 ) -> GradcheckReport:
     """`gradcheck` of the model `arg` names on a random batch of `batch` inputs (normal) and
     targets (class indices for cross_entropy and nll, normal values for mse), seeded.
 
-    The loss defaults to the run config's, else cross_entropy. `train=False` checks the
-    eval mode (batchnorm's running statistics, no dropout). The initial weights come from
-    torch's global generator, seeded with `seed`, so that a check can be repeated.
+    The loss defaults to the run config's, else cross_entropy; `l2` (lambda of the L2 term
+    the objective adds) to the run config's `train.l2`, else 0: the check differentiates
+    what training minimizes. `train=False` checks the eval mode (batchnorm's running
+    statistics, no dropout). The initial weights come from torch's global generator,
+    seeded with `seed`, so that a check can be repeated.
     """
     if batch < 1:
         raise ConfigError(f"--batch: must be >= 1, got {batch}")
     torch.manual_seed(seed)
-    model, shape, config_loss = resolve_model(arg, input_shape, overrides)
-    loss = loss or config_loss or "cross_entropy"
+    model, shape, config = resolve_model(arg, input_shape, overrides)
+    loss = loss or (config.loss if config is not None else None) or "cross_entropy"
+    if l2 is None:
+        l2 = config.l2 if config is not None else 0.0
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn((batch, *shape), generator=gen)
     try:
@@ -77,6 +84,6 @@ def check_model(
     model.train(train)
     targets = random_targets(loss, probe.expand(batch, *probe.shape[1:]), gen)
     report = gradcheck(model, x, targets, loss=loss, params=params, eps=eps, samples=samples,
-                       seed=seed)
+                       seed=seed, l2=l2)
     report.title = arg
     return report

@@ -11,7 +11,9 @@ an entry whose gradient is not far above it (|a| = 3e-8 in a wide MLP) shows a l
 relative error with autograd right. The verdict therefore counts an entry as agreeing
 when |a - n| <= 10 floor; the report still gives its relative error and their number.
 Tensors larger than `samples` entries are checked on that many entries drawn at random.
-Where the NumPy reference engine covers the model, its gradient is compared too.
+Where the NumPy reference engine covers the model, its gradient is compared too. With
+`l2` = lambda > 0 the objective is the training one, L = loss + lambda Σ_W ||W||^2 over the
+weights the trainer penalizes (`nnstudy.gradients.l2`).
 
 One analytic gradient costs about one forward and one backward pass; the numeric one
 costs two forward passes per entry: the report times both (report 001's argument for
@@ -32,6 +34,7 @@ from torch import nn
 from nnstudy.errors import ConfigError
 from nnstudy.gradients.agreement import agreement
 from nnstudy.gradients.fixed_dropout import fixed_dropout
+from nnstudy.gradients.l2 import l2_term, penalized_weights
 from nnstudy.gradients.losses import LossFn, torch_loss
 from nnstudy.gradients.relerr import entry_rel_error
 
@@ -110,6 +113,8 @@ class GradcheckReport:
     reference_output_error: float | None = None
     title: str = "model"
     notes: list[str] = field(default_factory=list)
+    l2: float = 0.0                 # lambda of the L2 term in the objective (0: none)
+    l2_value: float = 0.0           # lambda Σ ||W||^2 at the checked weights
 
     @property
     def checked_entries(self) -> int:
@@ -207,10 +212,12 @@ def gradcheck(
     seed: int = 0,
     reference: bool = True,
     worst: int = 3,
+    l2: float = 0.0,
 ) -> GradcheckReport:
-    """Check autograd's gradient of `loss(model(inputs), targets)` against central
-    differences in float64 on a copy of `model` (in its own train or eval mode; each
-    dropout mask drawn once from `seed` and held fixed).
+    """Check autograd's gradient of `loss(model(inputs), targets)` (+ `l2` Σ_W ||W||^2,
+    the training objective's L2 term, when l2 > 0) against central differences in float64
+    on a copy of `model` (in its own train or eval mode; each dropout mask drawn once from
+    `seed` and held fixed).
 
     `loss`: cross_entropy, nll, mse, or a callable (output, target) -> scalar tensor.
     `params`: "all" or parameter or module names. `samples`: entries checked per tensor
@@ -228,8 +235,11 @@ def gradcheck(
         raise ConfigError(f"eps: must be > 0, got {eps!r}")
     if samples is not None and samples < 1:
         raise ConfigError(f"samples: must be >= 1, got {samples!r}")
+    if not l2 >= 0:
+        raise ConfigError(f"l2: must be >= 0, got {l2!r}")
     loss_fn = torch_loss(loss)
     model64 = copy.deepcopy(model).double()
+    weights = penalized_weights(model64) if l2 else {}
     chosen = select_params(model64, params)
     x = inputs.detach().double()
     t = targets.detach().double() if targets.is_floating_point() else targets.detach()
@@ -237,7 +247,8 @@ def gradcheck(
 
     with fixed_dropout(model64, seed):
         def objective() -> torch.Tensor:
-            return loss_fn(model64(x), t)
+            value = loss_fn(model64(x), t)
+            return value + l2_term(weights, l2) if l2 else value
 
         def analytic() -> tuple[torch.Tensor, ...]:
             return torch.autograd.grad(objective(), list(chosen.values()), allow_unused=True)
@@ -247,6 +258,7 @@ def gradcheck(
         with torch.no_grad():
             forward_seconds = _best_time(objective)
             loss_value = float(objective())
+            l2_value = float(l2_term(weights, l2)) if l2 else 0.0
             floor = float(np.finfo(np.float64).eps) * abs(loss_value) / eps
             times: list[float] = []
             checks = [
@@ -259,10 +271,10 @@ def gradcheck(
         loss_value=loss_value, eps=eps, input_shape=tuple(x.shape),
         analytic_seconds=analytic_seconds, forward_seconds=forward_seconds,
         numeric_seconds=float(np.sum(times)), entry_seconds=float(np.median(times)),
-        rounding_floor=floor,
+        rounding_floor=floor, l2=l2, l2_value=l2_value,
     )
     if reference:
-        _compare_reference(report, model, inputs, targets, loss, seed)
+        _compare_reference(report, model, inputs, targets, loss, seed, l2)
     return report
 
 
@@ -312,13 +324,14 @@ def _nanmax(values: np.ndarray) -> float:
 
 
 def _compare_reference(report: GradcheckReport, model: nn.Module, inputs: torch.Tensor,
-                       targets: torch.Tensor, loss: str | LossFn, seed: int) -> None:
+                       targets: torch.Tensor, loss: str | LossFn, seed: int,
+                       l2: float = 0.0) -> None:
     """Fill the reference engine's errors in, or say why it does not cover the model."""
     if not isinstance(loss, str):
         report.reference = "not compared: a custom loss"
         return
     try:
-        agreed = agreement(model, inputs, targets, loss, seed)
+        agreed = agreement(model, inputs, targets, loss, seed, l2=l2)
     except ConfigError as exc:
         report.reference = f"not covered ({exc})"
         return

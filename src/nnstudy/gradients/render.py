@@ -32,9 +32,13 @@ def _err(e: float | None) -> str:
 
 def render_gradcheck(r: GradcheckReport) -> str:
     """Plain text with fixed columns, the same on any terminal."""
+    objective = f"loss {r.loss} = {r.loss_value:.6g}"
+    if r.l2:
+        objective = (f"loss {r.loss} + {r.l2:g} Σ‖W‖² = {r.loss_value:.6g} (data loss "
+                     f"{r.loss_value - r.l2_value:.6g}, L2 term {r.l2_value:.6g})")
     lines = [
-        f"gradient check of {r.title}: input {_shape(r.input_shape)}, loss {r.loss} "
-        f"= {r.loss_value:.6g}, float64, central differences with eps {r.eps:g}",
+        f"gradient check of {r.title}: input {_shape(r.input_shape)}, {objective}, float64, "
+        f"central differences with eps {r.eps:g}",
         "",
     ]
     width = max([len("parameter"), *(len(p.name) for p in r.params)])

@@ -15,6 +15,16 @@ dL/dnode backward, and the chain from L down to the chosen entry: one factor per
 its path, each with its symbolic form and value; their product is dL/dparam. Where the
 path meets a linear layer with several outputs, the upstream part is one factor,
 dL/da[i] = Σ_k dL/dz[k] W[k, i], whose terms are listed.
+
+Three more forms of the spec:
+- `l2: lambda` adds lambda Σ_W ||W||^2 (every linear layer's weight, no bias) to the loss;
+  its derivative, 2 lambda W[i, j] for a weight entry, is a term of its own beside the
+  chain's product: dL/dW[i, j] = product + 2 lambda W[i, j] (`Trace.gradient`).
+- `loss: none` traces a raw output, y[k] (`output: k`, needed when y has several
+  entries), with no target: dy[k]/dx[j] of report 000's Q5.
+- `input` as a list of rows (and `target` as a list, one per row) is a batch: each
+  example is traced alone, and L = 1/N Σ_n L_n (`reduction: sum`: Σ_n L_n), plus the L2
+  term once; dL/dparam is the mean (sum) of the examples' products (`BatchTrace`).
 """
 
 from __future__ import annotations
@@ -33,7 +43,9 @@ from nnstudy.config.loading import load_yaml
 from nnstudy.errors import ConfigError, ShapeError
 from nnstudy.models.layers import KINDS, kind_of
 
-LOSSES = ("squared_error", "cross_entropy")
+LOSSES = ("squared_error", "cross_entropy", "none")
+REDUCTIONS = ("mean", "sum")
+KEYS = ("input", "target", "loss", "layers", "wrt", "l2", "reduction", "output")
 
 
 # -- activations: value, derivative, and the derivative's form in text and LaTeX ----------
@@ -185,21 +197,38 @@ class Factor:
 
 @dataclass
 class Trace:
-    """Forward nodes, their gradients, and the chain of factors down to `wrt`."""
+    """Forward nodes, their gradients, and the chain of factors down to `wrt`.
+
+    `top` is what is differentiated: "L" (the loss), or the output entry ("y", "y[1]")
+    with loss none. `loss_value` is its value, the L2 term included (`penalty`); the
+    nodes' gradients are those of the data loss, which the L2 term does not reach.
+    """
 
     nodes: list[Node]
     loss: str
     loss_value: float
-    target: np.ndarray | int
+    target: np.ndarray | int | None
     wrt: str
     wrt_name: str
     wrt_latex: str
     wrt_value: float
     factors: list[Factor]  # from the loss down to the parameter
+    top: str = "L"
+    top_latex: str = "L"
+    l2: float = 0.0
+    penalty: float = 0.0   # lambda Σ ||W||^2
+    l2_grad: float = 0.0   # its derivative by the entry: 2 lambda W[i, j], 0 for others
+    wrt_kind: str = "weight"
 
     @property
     def product(self) -> float:
+        """The chain's product: d(data loss)/d(entry)."""
         return float(math.prod(f.value for f in self.factors))
+
+    @property
+    def gradient(self) -> float:
+        """dL/d(entry): the chain's product plus the L2 term's derivative."""
+        return self.product + self.l2_grad
 
     def render(self) -> str:
         from nnstudy.gradients.trace_render import render_text
@@ -210,6 +239,59 @@ class Trace:
         from nnstudy.gradients.trace_render import render_latex
 
         return render_latex(self)
+
+    __str__ = render
+
+
+@dataclass
+class BatchTrace:
+    """A batch of N examples, each traced alone (`examples[n]`, whose `loss_value` is its
+    L_n without the L2 term), and the batch's L = 1/N Σ_n L_n (or Σ_n L_n with reduction
+    sum) + lambda Σ ||W||^2."""
+
+    examples: list[Trace]
+    reduction: str
+    l2: float = 0.0
+    penalty: float = 0.0
+    l2_grad: float = 0.0
+
+    @property
+    def first(self) -> Trace:
+        return self.examples[0]
+
+    @property
+    def weight(self) -> float:
+        """1/N for the mean, 1 for the sum."""
+        return 1.0 / len(self.examples) if self.reduction == "mean" else 1.0
+
+    @property
+    def products(self) -> list[float]:
+        """Each example's chain product dL_n/d(entry)."""
+        return [t.product for t in self.examples]
+
+    @property
+    def product(self) -> float:
+        """The mean (sum) of the examples' products: d(data loss)/d(entry)."""
+        return self.weight * math.fsum(self.products)
+
+    @property
+    def gradient(self) -> float:
+        """dL/d(entry): the examples' part plus the L2 term's derivative."""
+        return self.product + self.l2_grad
+
+    @property
+    def loss_value(self) -> float:
+        return self.weight * math.fsum(t.loss_value for t in self.examples) + self.penalty
+
+    def render(self) -> str:
+        from nnstudy.gradients.trace_render import render_batch_text
+
+        return render_batch_text(self)
+
+    def render_latex(self) -> str:
+        from nnstudy.gradients.trace_render import render_batch_latex
+
+        return render_batch_latex(self)
 
     __str__ = render
 
@@ -277,20 +359,26 @@ def _forward(x: np.ndarray, layers: list[_Linear | Activation]) -> list[Node]:
     return nodes
 
 
-def _loss(y: np.ndarray, loss: str, target: Any) -> tuple[float, np.ndarray, Any]:
+def _loss(y: np.ndarray, loss: str, target: Any, where: str = "target"
+          ) -> tuple[float, np.ndarray, Any]:
     """L and dL/dy: squared_error L = sum (t - y)^2, dL/dy = -2 (t - y);
-    cross_entropy L = -log softmax(y)[c], dL/dy = p - onehot(c)."""
+    cross_entropy L = -log softmax(y)[c], dL/dy = p - onehot(c); none (the raw output
+    y[k], `target` = k) L = y[k], dL/dy = onehot(k)."""
+    if loss == "none":
+        grad = np.zeros_like(y)
+        grad[target] = 1.0
+        return float(y[target]), grad, None
     if loss == "squared_error":
-        t = (_vector(target, "target") if isinstance(target, list)
-             else np.array([_number(target, "target")]))
+        t = (_vector(target, where) if isinstance(target, list)
+             else np.array([_number(target, where)]))
         if t.size != y.size:
-            raise ShapeError(f"target: {t.size} values for {y.size} outputs")
+            raise ShapeError(f"{where}: {t.size} values for {y.size} outputs")
         return float(((t - y) ** 2).sum()), -2.0 * (t - y), t
     if isinstance(target, bool) or not isinstance(target, int):
-        raise ConfigError(f"target: cross_entropy needs a class index, got {target!r}")
+        raise ConfigError(f"{where}: cross_entropy needs a class index, got {target!r}")
     if not 0 <= target < y.size:
-        raise ConfigError(f"target: class index {target} is out of range for {y.size} outputs "
-                          f"(0..{y.size - 1})")
+        raise ConfigError(f"{where}: class index {target} is out of range for {y.size} "
+                          f"outputs (0..{y.size - 1})")
     shifted = y - y.max()
     p = np.exp(shifted) / np.exp(shifted).sum()
     grad = p.copy()
@@ -346,8 +434,10 @@ def _resolve_wrt(wrt: str, layers: list[_Linear | Activation], width: int
 
 
 def _chain(nodes: list[Node], layers: list[_Linear | Activation], loss: str,
-           pos: int | None, kind: str, index: tuple[int, ...]) -> tuple[list[Factor], str, str]:
-    """The factors from the parameter entry up to the loss (returned from the loss down)."""
+           pos: int | None, kind: str, index: tuple[int, ...], top: str = "L",
+           top_latex: str = "L", output: int = 0) -> tuple[list[Factor], str, str]:
+    """The factors from the parameter entry up to `top`, the loss or (loss none) the
+    output y[`output`] (returned from the top down)."""
     factors: list[Factor] = []
     if pos is None:
         k, i = 0, index[0]
@@ -384,13 +474,19 @@ def _chain(nodes: list[Node], layers: list[_Linear | Activation], loss: str,
             terms = [(nxt.at(r), float(nxt.grad[r]), f"W{n}[{r},{i}]", float(layer.weight[r, i]))
                      for r in range(layer.weight.shape[0])]
             factors.append(Factor(
-                "L", cur.at(i), "L", cur.at_latex(i),
-                f"Σ_k ∂L/∂{nxt.name}[k] W{n}[k,{i}]",
-                f"\\sum_k \\frac{{\\partial L}}{{\\partial {nxt.latex}_k}} W^{{({n})}}_{{k,{i}}}",
+                top, cur.at(i), top_latex, cur.at_latex(i),
+                f"Σ_k ∂{top}/∂{nxt.name}[k] W{n}[k,{i}]",
+                f"\\sum_k \\frac{{\\partial {top_latex}}}{{\\partial {nxt.latex}_k}} "
+                f"W^{{({n})}}_{{k,{i}}}",
                 float(cur.grad[i]), terms))
             return factors[::-1], name, latex
         k += 1
     y = nodes[-1]
+    if loss == "none":  # the top is y[output] itself: d y[output] / d y[i] = [i = output]
+        if i != output:
+            factors.append(Factor(top, y.at(i), top_latex, y.at_latex(i),
+                                  f"[{i} = {output}]", f"[{i} = {output}]", 0.0))
+        return factors[::-1], name, latex
     if loss == "squared_error":
         form = f"-2 (t{_sub(y, i)} - {y.at(i)})"
         form_latex = f"-2\\,(t{_lsub(y, i)} - {y.at_latex(i)})"
@@ -408,9 +504,10 @@ def _lsub(node: Node, i: int) -> str:
     return "" if node.value.size == 1 else f"_{{{i}}}"
 
 
-def trace(spec: str | Path | dict[str, Any], wrt: str | None = None) -> Trace:
+def trace(spec: str | Path | dict[str, Any], wrt: str | None = None) -> Trace | BatchTrace:
     """The chain-rule trace of the network `spec` describes (a YAML path or its dict)
-    with respect to `wrt` (default: the spec's `wrt`).
+    with respect to `wrt` (default: the spec's `wrt`): a `Trace` for one input, a
+    `BatchTrace` for a list of inputs (see the module doc for l2, loss none, batches).
 
     Example:
         >>> import nnstudy
@@ -421,31 +518,102 @@ def trace(spec: str | Path | dict[str, Any], wrt: str | None = None) -> Trace:
     raw = load_yaml(spec) if isinstance(spec, str | Path) else spec
     if not isinstance(raw, dict):
         raise ConfigError(f"{spec}: expected a mapping with input, target, loss, layers")
-    extra = set(raw) - {"input", "target", "loss", "layers", "wrt"}
+    extra = set(raw) - set(KEYS)
     if extra:
-        raise ConfigError(f"{sorted(extra)[0]}: unknown key; the keys are input, target, loss, "
-                          "layers, wrt")
-    for key in ("input", "target", "layers"):
-        if key not in raw:
-            raise ConfigError(f"{key}: required key is missing")
+        raise ConfigError(f"{sorted(extra)[0]}: unknown key; the keys are {', '.join(KEYS)}")
     loss = raw.get("loss", "squared_error")
     if loss not in LOSSES:
         raise ConfigError(f"loss: {loss!r} is not one of {', '.join(LOSSES)}")
-    x = _vector(raw["input"], "input")
-    layers = _parse_layers(raw["layers"], x.size)
+    for key in ("input", "layers") if loss == "none" else ("input", "target", "layers"):
+        if key not in raw:
+            raise ConfigError(f"{key}: required key is missing")
+    if loss == "none" and "target" in raw:
+        raise ConfigError("target: loss none differentiates the output itself, which takes "
+                          "no target; remove it, or give a loss")
+    if loss != "none" and "output" in raw:
+        raise ConfigError(f"output: only with loss none (the loss {loss} takes every output)")
+    batch = isinstance(raw["input"], list) and bool(raw["input"]) and all(
+        isinstance(row, list) for row in raw["input"])
+    inputs = ([_vector(row, f"input[{n}]") for n, row in enumerate(raw["input"])] if batch
+              else [_vector(raw["input"], "input")])
+    if len({x.size for x in inputs}) != 1:
+        raise ShapeError(f"input: rows of different lengths {[x.size for x in inputs]}")
+    targets = _targets(raw, loss, len(inputs), batch)
+    layers = _parse_layers(raw["layers"], inputs[0].size)
+    l2 = _number(raw.get("l2", 0.0), "l2")
+    if l2 < 0:
+        raise ConfigError(f"l2: must be >= 0, got {l2:g}")
+    reduction = raw.get("reduction", "mean")
+    if reduction not in REDUCTIONS:
+        raise ConfigError(f"reduction: {reduction!r} is not one of {', '.join(REDUCTIONS)}")
     wrt = wrt if wrt is not None else raw.get("wrt")
     if not isinstance(wrt, str):
         raise ConfigError("wrt: give the entry to differentiate by, e.g. "
                           "wrt: layers.0.weight[1,2] (or --wrt)")
-    pos, kind, index = _resolve_wrt(wrt, layers, x.size)
+    pos, kind, index = _resolve_wrt(wrt, layers, inputs[0].size)
+    output = _output(raw, layers, inputs[0].size) if loss == "none" else 0
+    examples = [
+        _trace_one(x, target, layers, loss, wrt.strip(), pos, kind, index, output,
+                   f"target[{n}]" if batch else "target")
+        for n, (x, target) in enumerate(zip(inputs, targets, strict=True))]
+    penalty = l2 * sum(float((layer.weight ** 2).sum()) for layer in layers
+                       if isinstance(layer, _Linear))
+    l2_grad = 2.0 * l2 * examples[0].wrt_value if kind == "weight" else 0.0
+    if batch:
+        return BatchTrace(examples, reduction, l2, penalty, l2_grad)
+    one = examples[0]
+    one.l2, one.penalty, one.l2_grad = l2, penalty, l2_grad
+    one.loss_value += penalty
+    return one
+
+
+def _targets(raw: dict[str, Any], loss: str, n: int, batch: bool) -> list[Any]:
+    """One target per example (None with loss none): the spec's target, or with a batch
+    its list of n targets."""
+    if loss == "none":
+        return [None] * n
+    target = raw["target"]
+    if not batch:
+        return [target]
+    if not isinstance(target, list) or len(target) != n:
+        raise ConfigError(f"target: a batch of {n} inputs needs a list of {n} targets, one "
+                          f"per input, got {target!r}")
+    return target
+
+
+def _output(raw: dict[str, Any], layers: list[_Linear | Activation], width: int) -> int:
+    """The output entry k that loss none differentiates: `output`, or 0 when y has one."""
+    for layer in layers:
+        if isinstance(layer, _Linear):
+            width = layer.weight.shape[0]
+    k = raw.get("output")
+    if k is None:
+        if width != 1:
+            raise ConfigError(f"output: the network has {width} outputs; say which one to "
+                              "differentiate, e.g. output: 0")
+        return 0
+    if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < width:
+        raise ConfigError(f"output: {k!r} is not an output index (0..{width - 1})")
+    return k
+
+
+def _trace_one(x: np.ndarray, target: Any, layers: list[_Linear | Activation], loss: str,
+               wrt: str, pos: int | None, kind: str, index: tuple[int, ...], output: int,
+               where: str) -> Trace:
+    """The trace of one example (no L2 term: `trace` adds it)."""
     nodes = _forward(x, layers)
-    value, dy, target = _loss(nodes[-1].value, loss, raw["target"])
+    value, dy, target = _loss(nodes[-1].value, loss, output if loss == "none" else target,
+                              where)
     _backward(nodes, layers, dy)
-    factors, name, latex = _chain(nodes, layers, loss, pos, kind, index)
+    top, top_latex = (("L", "L") if loss != "none" else
+                      (nodes[-1].at(output), nodes[-1].at_latex(output)))
+    factors, name, latex = _chain(nodes, layers, loss, pos, kind, index, top, top_latex,
+                                  output)
     if pos is None:
         wrt_value = float(x[index[0]])
     else:
         layer = layers[pos]
         param = layer.weight if kind == "weight" else layer.bias
         wrt_value = float(param[index])
-    return Trace(nodes, loss, value, target, wrt.strip(), name, latex, wrt_value, factors)
+    return Trace(nodes, loss, value, target, wrt, name, latex, wrt_value, factors, top,
+                 top_latex, wrt_kind=kind)

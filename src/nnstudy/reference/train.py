@@ -2,12 +2,13 @@
 
 What reports 001 and 002 do by hand in NumPy, with every number visible. Given the same
 initial weights (read with `from_torch`) and the same order of examples per epoch, it
-follows the torch engine's curve to float tolerance.
+follows the torch engine's curve to float tolerance. `MinibatchGD` is one step (the
+gradient, then the update); `train_numpy` runs epochs of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,7 @@ from nnstudy.reference.losses import get_loss, l2_penalty
 from nnstudy.reference.network import Network
 
 OPTIMIZERS = ("sgd", "momentum")
+REDUCTIONS = ("mean", "sum")
 
 
 @dataclass(frozen=True)
@@ -44,10 +46,8 @@ def _targets(out: np.ndarray, y: np.ndarray, loss: str) -> np.ndarray:
     return y
 
 
-def _check(optimizer: str, epochs: int, lr: float, batch_size: int, n: int,
+def _check(epochs: int, lr: float, batch_size: int, n: int,
            permutations: Sequence[np.ndarray] | None) -> None:
-    if optimizer not in OPTIMIZERS:
-        raise ConfigError(f"optimizer: {optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
     for key, value in (("epochs", epochs), ("lr", lr), ("batch_size", batch_size)):
         if not value > 0:
             raise ConfigError(f"{key}: must be > 0, got {value!r}")
@@ -75,6 +75,72 @@ def evaluate(network: Network, x: np.ndarray, y: np.ndarray, loss: str = "cross_
     return total / n, (None if acc is None else correct / n)
 
 
+@dataclass(frozen=True)
+class BatchGradient:
+    """What one minibatch gives before the update: the loss of the batch in the chosen
+    reduction, the L2 term lambda sum ||W||^2 at the same weights (0 without L2), the
+    network's output, and dObjective/dtheta by parameter name."""
+
+    loss: float
+    penalty: float
+    out: np.ndarray
+    grads: dict[str, np.ndarray]
+
+
+class MinibatchGD:
+    """Gradient descent on `network`'s parameters, one minibatch at a time.
+
+    For a minibatch B, with W the weights `decayed` (default: the parameters with 2 or more
+    axes, i.e. weight matrices and kernels; biases are not penalized):
+        L_B = mean over B of the per-example loss     (reduction "mean")
+        L_B = sum over B                              (reduction "sum", report 001's C)
+        g = dL_B/dtheta + 2 lambda W                  (lambda = l2)
+        sgd:      theta <- theta - lr g
+        momentum: v <- mu v + g, theta <- theta - lr v   (torch.optim.SGD's form)
+    With loss="mse" and labels as targets, the target rows are one-hot (as the torch
+    engine's).
+    """
+
+    def __init__(self, network: Network, *, optimizer: str = "sgd", momentum: float = 0.9,
+                 l2: float = 0.0, loss: str = "cross_entropy", reduction: str = "mean",
+                 decayed: Iterable[str] | None = None) -> None:
+        if optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer: {optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
+        if reduction not in REDUCTIONS:
+            raise ConfigError(f"loss_reduction: {reduction!r} is not one of "
+                              f"{', '.join(REDUCTIONS)}")
+        self.network, self.optimizer, self.momentum = network, optimizer, momentum
+        self.l2, self.loss, self.reduction = l2, loss, reduction
+        self.loss_fn = get_loss(loss)
+        self.params = network.params()
+        self.decayed = (set(decayed) if decayed is not None else
+                        {k for k, v in self.params.items() if v.ndim >= 2})
+        self.velocity = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def gradient(self, xb: np.ndarray, yb: np.ndarray) -> BatchGradient:
+        """Forward and backward on the batch (in training mode): its loss and gradient."""
+        self.network.train()
+        out = self.network.forward(xb)
+        value, dout = self.loss_fn(out, _targets(out, yb, self.loss))
+        if self.reduction == "sum":  # L_sum = B L_mean
+            value, dout = value * len(xb), dout * len(xb)
+        self.network.backward(dout)
+        grads = self.network.grads()
+        penalty = 0.0
+        if self.l2:
+            penalty, extra = l2_penalty({k: self.params[k] for k in self.decayed}, self.l2)
+            grads = {k: g + extra[k] if k in extra else g for k, g in grads.items()}
+        return BatchGradient(float(value), penalty, out, grads)
+
+    def update(self, grads: dict[str, np.ndarray], lr: float) -> None:
+        """One step of size `lr` along `grads` (in place on the network's parameters)."""
+        for k, g in grads.items():
+            if self.optimizer == "momentum":
+                self.velocity[k] = self.momentum * self.velocity[k] + g
+                g = self.velocity[k]
+            self.params[k] -= lr * g
+
+
 def train_numpy(
     network: Network,
     x_train: np.ndarray,
@@ -87,6 +153,7 @@ def train_numpy(
     momentum: float = 0.9,
     l2: float = 0.0,
     loss: str = "cross_entropy",
+    loss_reduction: str = "mean",
     permutations: Sequence[np.ndarray] | None = None,
     seed: int = 0,
     x_valid: np.ndarray | None = None,
@@ -95,59 +162,43 @@ def train_numpy(
     train_metrics: str = "running",
     on_epoch: Callable[[list[EpochMetrics]], None] | None = None,
 ) -> list[EpochMetrics]:
-    """Train `network` in place by minibatch gradient descent; return per-epoch metrics.
+    """Train `network` in place by minibatch gradient descent (`MinibatchGD`); return
+    per-epoch metrics.
 
-    For each minibatch B, in the order of the epoch's permutation (the last one may be
-    smaller), with W the weight matrices and kernels (parameters with 2 or more axes):
-        g = dL_B/dtheta + 2 lambda W          (L_B: mean loss over B; lambda = l2)
-        sgd:      theta <- theta - lr g
-        momentum: v <- mu v + g, theta <- theta - lr v   (torch.optim.SGD's form)
-    `permutations[e]` orders the examples of epoch e (pass the torch engine's to replay
-    its run); without it each epoch draws one from numpy's default_rng(seed). Dropout
-    masks come from the same generator. With loss="mse" and labels as targets, the target
-    rows are one-hot (as the torch engine's). `lr_factor(e)` scales lr in epoch e (from 0), as
-    a schedule does. The train row holds the data loss (no L2 term) and accuracy:
-    with train_metrics="running" the means over the epoch's minibatches (each before its
-    update), with "eval" an eval-mode pass over the training set after the epoch. The
-    valid row is an eval-mode pass after the epoch.
+    Each epoch takes the minibatches in the order of its permutation (the last one may be
+    smaller): `permutations[e]` orders the examples of epoch e (pass the torch engine's to
+    replay its run); without it each epoch draws one from numpy's default_rng(seed).
+    Dropout masks come from the same generator. `lr_factor(e)` scales lr in epoch e (from
+    0), as a schedule does. The train row holds the data loss (no L2 term) as a mean per
+    example, whatever `loss_reduction`, and the accuracy: with train_metrics="running"
+    the means over the epoch's minibatches (each before its update), with "eval" an
+    eval-mode pass over the training set after the epoch. The valid row is an eval-mode
+    pass after the epoch.
     """
     n = len(x_train)
-    _check(optimizer, epochs, lr, batch_size, n, permutations)
+    _check(epochs, lr, batch_size, n, permutations)
     if train_metrics not in ("running", "eval"):
         raise ConfigError(f"train_metrics: {train_metrics!r} is not one of running, eval")
-    loss_fn = get_loss(loss)
+    gd = MinibatchGD(network, optimizer=optimizer, momentum=momentum, l2=l2, loss=loss,
+                     reduction=loss_reduction)
     rng = np.random.default_rng(seed)
     for _, layer in network.layers:
         if isinstance(layer, Dropout):
             layer.rng = rng
-    params = network.params()
-    decayed = {k for k, v in params.items() if v.ndim >= 2}
-    velocity = {k: np.zeros_like(v) for k, v in params.items()}
     history: list[EpochMetrics] = []
     for epoch in range(1, epochs + 1):
         order = np.asarray(permutations[epoch - 1]) if permutations is not None else (
             rng.permutation(n))
         step = lr * (lr_factor(epoch - 1) if lr_factor is not None else 1.0)
-        network.train()
         total, correct, acc = 0.0, 0.0, None
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
-            xb, yb = x_train[idx], y_train[idx]
-            out = network.forward(xb)
-            value, dout = loss_fn(out, _targets(out, yb, loss))
-            network.backward(dout)
-            total += value * len(idx)
-            acc = _accuracy(out, yb)
+            batch = gd.gradient(x_train[idx], y_train[idx])
+            per_example = batch.loss / len(idx) if loss_reduction == "sum" else batch.loss
+            total += per_example * len(idx)
+            acc = _accuracy(batch.out, y_train[idx])
             correct += 0.0 if acc is None else acc * len(idx)
-            grads = network.grads()
-            if l2:
-                _, penalty = l2_penalty({k: params[k] for k in decayed}, l2)
-                grads = {k: g + penalty[k] if k in penalty else g for k, g in grads.items()}
-            for k, g in grads.items():
-                if optimizer == "momentum":
-                    velocity[k] = momentum * velocity[k] + g
-                    g = velocity[k]
-                params[k] -= step * g
+            gd.update(batch.grads, step)
         if train_metrics == "eval":
             rows = [EpochMetrics(epoch, "train", *evaluate(network, x_train, y_train, loss))]
         else:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ import pandas as pd
 from nnstudy.config.model import parse_model_spec
 from nnstudy.config.study import StudySpec
 from nnstudy.study.aggregate import Comparison, aggregate, best_per, compare, main_effects
-from nnstudy.study.store import open_store
+from nnstudy.study.store import STEP_COLUMNS, open_store
 from nnstudy.study.trials import METRIC_COLUMNS, trials_frame
 
 
@@ -41,6 +41,10 @@ class StudyResult:
     epochs: pd.DataFrame  # every trial's metrics per epoch and split
     first_summary: dict[str, Any]  # of the first trial with one: data sizes, params, FLOPs
     level: float = 0.95
+    # the running training loss of trials with `train.log_every`: trial_id, step, epoch,
+    # train_loss_running, train_regularized_loss_running (NaN without L2)
+    steps: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["trial_id", *STEP_COLUMNS]))
 
     @property
     def keys(self) -> list[str]:
@@ -112,8 +116,10 @@ def load_result(out: str | Path) -> StudyResult:
         spec = StudySpec.model_validate(meta["spec"])
         rows = store.trials()
         epochs = pd.DataFrame.from_records(store.epochs())
+        steps = pd.DataFrame.from_records(store.steps(),
+                                          columns=["trial_id", *STEP_COLUMNS])
     finally:
         store.close()
     first = next((json.loads(r["summary_json"]) for r in rows if r["summary_json"]), {})
     return StudyResult(out_dir=out, spec=spec, trials=trials_frame(rows, spec.keys), meta=meta,
-                       epochs=epochs, first_summary=first)
+                       epochs=epochs, first_summary=first, steps=steps)

@@ -5,7 +5,11 @@ Tables:
 - `trials(id, position, grp, variant, seed, label, keys_json, config_json, status, error,
   started, finished)`: status is pending, running, done, diverged or failed;
 - `epochs(trial_id, epoch, split, loss, accuracy)`;
-- `summaries(trial_id, summary_json)`.
+- `summaries(trial_id, summary_json)`;
+- `steps(trial_id, step, epoch, train_loss_running, train_regularized_loss_running)`: the
+  running training loss of trials with `train.log_every` (`nnstudy.training.step_log`).
+  A store made before this table existed has none; it opens as before, reads as having no
+  step rows, and gets the table when a trial first writes one.
 
 A trial is done when its summary commits: the epochs, the summary and the status of a
 group's trials are written in one transaction, so a kill at any moment leaves every trial
@@ -45,6 +49,14 @@ CREATE TABLE IF NOT EXISTS summaries (
     trial_id TEXT PRIMARY KEY REFERENCES trials(id), summary_json TEXT NOT NULL
 );
 """
+STEPS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS steps (
+    trial_id TEXT NOT NULL REFERENCES trials(id), step INTEGER NOT NULL,
+    epoch INTEGER NOT NULL, train_loss_running REAL, train_regularized_loss_running REAL,
+    PRIMARY KEY (trial_id, step)
+);
+"""
+STEP_COLUMNS = ("step", "epoch", "train_loss_running", "train_regularized_loss_running")
 
 REQUIRED_META = ("spec", "threads")  # written with the trials when a study is created
 
@@ -52,12 +64,12 @@ NOT_DONE = ("pending", "running", "failed")
 
 
 @functools.cache
-def schema_columns() -> dict[str, frozenset[str]]:
-    """Table -> column names, as SCHEMA creates them (read back from an in-memory database,
-    so that SCHEMA stays the one statement of the layout)."""
+def schema_columns(schema: str = SCHEMA) -> dict[str, frozenset[str]]:
+    """Table -> column names, as `schema` creates them (read back from an in-memory
+    database, so that the schema stays the one statement of the layout)."""
     conn = sqlite3.connect(":memory:")
     try:
-        conn.executescript(SCHEMA)
+        conn.executescript(schema)
         return _columns(conn)
     finally:
         conn.close()
@@ -87,7 +99,7 @@ class TrialStore:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             if create:
-                self.conn.executescript(SCHEMA)
+                self.conn.executescript(SCHEMA + STEPS_SCHEMA)
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             raise _damaged(self.path, str(exc)) from None
@@ -101,8 +113,11 @@ class TrialStore:
         if problems != ["ok"]:
             raise _damaged(self.path, problems[0])
         found = _columns(self.conn)
-        for table, columns in schema_columns().items():
+        optional = schema_columns(STEPS_SCHEMA)  # a store older than the table lacks it
+        for table, columns in {**schema_columns(), **optional}.items():
             if table not in found:
+                if table in optional:
+                    continue
                 raise _damaged(self.path, f"no table {table!r}")
             missing = sorted(columns - found[table])
             if missing:
@@ -153,14 +168,25 @@ class TrialStore:
 
     def commit_results(self, results: Sequence[dict[str, Any]]) -> None:
         """Write a group's results in one transaction: each dict has `id`, `status`,
-        `history` (rows epoch, split, loss, accuracy) and `summary`."""
+        `history` (rows epoch, split, loss, accuracy), `summary`, and optionally `steps`
+        (rows step, epoch, train_loss_running[, train_regularized_loss_running])."""
         with self._tx():
+            steps_table = self._has_steps_table()
+            if not steps_table and any(r.get("steps") for r in results):
+                self.conn.execute(STEPS_SCHEMA)  # a store made before the table existed
+                steps_table = True
             for r in results:
                 self.conn.execute("DELETE FROM epochs WHERE trial_id=?", (r["id"],))
                 self.conn.executemany(
                     "INSERT INTO epochs VALUES (?, ?, ?, ?, ?)",
                     [(r["id"], h["epoch"], h["split"], h["loss"], h["accuracy"])
                      for h in r["history"]])
+                if steps_table:
+                    self.conn.execute("DELETE FROM steps WHERE trial_id=?", (r["id"],))
+                    self.conn.executemany(
+                        "INSERT INTO steps VALUES (?, ?, ?, ?, ?)",
+                        [(r["id"], *(row.get(c) for c in STEP_COLUMNS))
+                         for row in r.get("steps", ())])
                 self.conn.execute("INSERT OR REPLACE INTO summaries VALUES (?, ?)",
                                   (r["id"], json.dumps(r["summary"])))
                 self.conn.execute(
@@ -187,6 +213,19 @@ class TrialStore:
                                 "ORDER BY trial_id, epoch, split")
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, row, strict=True)) for row in cur]
+
+    def steps(self) -> list[dict[str, Any]]:
+        """The step log's rows of every trial (none in a store older than the table)."""
+        if not self._has_steps_table():
+            return []
+        cur = self.conn.execute(f"SELECT trial_id, {', '.join(STEP_COLUMNS)} FROM steps "
+                                "ORDER BY trial_id, step")
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur]
+
+    def _has_steps_table(self) -> bool:
+        return self.conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND "
+                                 "name='steps'").fetchone() is not None
 
 
 class _Transaction:

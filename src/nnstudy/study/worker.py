@@ -74,7 +74,7 @@ def _bundle(data_json: str):
 def run_group(payload: dict[str, Any]) -> dict[str, Any]:
     """Train one group. `payload`: group, threads, trials [(id, config_json)].
 
-    Returns {"group", "results": [{id, status, history, summary, state}]}, or
+    Returns {"group", "results": [{id, status, history, steps, summary, state}]}, or
     {"group", "error"} when the group raised: its trials are then marked failed.
     """
     from nnstudy.config.run import RunSpec
@@ -88,7 +88,12 @@ def run_group(payload: dict[str, Any]) -> dict[str, Any]:
         specs = [RunSpec.model_validate_json(c) for _, c in payload["trials"]]
         bundle = _bundle(specs[0].data.model_dump_json())
         start = time.perf_counter()
-        trained = train_group(specs, bundle)
+        if specs[0].train.engine == "numpy":  # one engine per group (`group_key`)
+            from nnstudy.training.numpy_engine import train_with_numpy
+
+            trained = [train_with_numpy(s, bundle) for s in specs]
+        else:
+            trained = train_group(specs, bundle)
         wall = time.perf_counter() - start
         model = build_model(specs[0].model, bundle.input_shape, bundle.num_classes)
         flops = training_flops(model, bundle.input_shape)
@@ -104,7 +109,7 @@ def run_group(payload: dict[str, Any]) -> dict[str, Any]:
             buf = io.BytesIO()
             torch.save(t.state_dict, buf)
             results.append({"id": trial_id, "status": t.status, "history": t.history,
-                            "summary": summary, "state": buf.getvalue()})
+                            "steps": t.steps, "summary": summary, "state": buf.getvalue()})
         return {"group": payload["group"], "results": results}
     except Exception as exc:  # a failed group is a result: its trials are marked failed
         last = traceback.format_exception_only(type(exc), exc)[-1].strip()

@@ -61,9 +61,14 @@ class Signals:
                           epoch: int) -> None:
         """Record the weight-gradient norms of the first batch of `epoch`."""
         weights = set(stacked.weight_names())
-        self._grad_norms_of[epoch] = {
+        self.record_gradient_norms(epoch, {
             name: grad.reshape(grad.shape[0], -1).norm(dim=1).double().cpu()
-            for name, grad in zip(stacked.params, grads, strict=True) if name in weights}
+            for name, grad in zip(stacked.params, grads, strict=True) if name in weights})
+
+    def record_gradient_norms(self, epoch: int, norms: dict[str, Tensor]) -> None:
+        """Record each weight's gradient norm [G] at the first batch of `epoch` (in the
+        order of the model's parameters: the first and the last are compared)."""
+        self._grad_norms_of[epoch] = norms
 
     def settle(self, last_epochs: list[int]) -> None:
         """Keep, for model g, the norms of epoch `last_epochs[g]` (the last it trained)."""

@@ -89,6 +89,21 @@ def loss_class(name: str) -> type[CrossEntropy | MeanSquaredError]:
     return LOSSES[name]
 
 
+REDUCTIONS = ("mean", "sum")
+"""`train.loss_reduction`: the batch loss as a mean over the batch (torch's default), or as
+a sum (report 001's C = -sum_k sum_l y_l^(k) log p_l^(k))."""
+
+
+def reduction_scale(reduction: str, batch: int) -> float:
+    """The factor from the batch mean to the training objective: 1 for "mean", B for "sum"
+    (L_sum = B L_mean, so dL_sum/dtheta = B dL_mean/dtheta: the same direction, B times
+    longer, and a learning rate tuned for one is B times too large or small for the
+    other)."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"loss_reduction: unknown {reduction!r}; one of {', '.join(REDUCTIONS)}")
+    return float(batch) if reduction == "sum" else 1.0
+
+
 def per_model_loss(name: str, logits: Tensor, y: Tensor) -> Tensor:
     """The mean loss of each model's batch, shape [G] (see `CrossEntropy`,
     `MeanSquaredError`)."""

@@ -8,10 +8,11 @@ import io
 import platform
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 from rich.console import Console, Group
 from rich.table import Table
@@ -20,9 +21,16 @@ from torch import nn
 
 from nnstudy.config.run import RunSpec, load_run_spec
 from nnstudy.data.atomic import remove_stale_parts
+from nnstudy.training.budget import epochs_of
 from nnstudy.training.device import resolve_device
 from nnstudy.training.footprint import check_training_fits
-from nnstudy.training.run_dir import check_disk_room, check_run_out, run_dir_bytes, write_run_dir
+from nnstudy.training.run_dir import (
+    check_disk_room,
+    check_run_out,
+    run_dir_bytes,
+    step_columns,
+    write_run_dir,
+)
 from nnstudy.training.trainer import TrainedModel, train_group
 
 
@@ -35,6 +43,14 @@ class RunResult:
     history: list[dict[str, Any]]
     model: nn.Module
     out_dir: Path | None = None
+    step_log: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def steps(self) -> pd.DataFrame:
+        """The running training loss every `train.log_every` steps (steps.csv): columns
+        step, epoch, train_loss_running (and train_regularized_loss_running with L2);
+        empty without `log_every`."""
+        return pd.DataFrame.from_records(self.step_log, columns=step_columns(self.step_log))
 
     @property
     def test_accuracy(self) -> float | None:
@@ -94,13 +110,16 @@ def data_summary(bundle) -> dict[str, Any]:
 def build_summary(trained: TrainedModel, input_shape: Sequence[int], wall_time: float,
                   flops: dict[str, int] | None, n_train: int) -> dict[str, Any]:
     """The summary.json of one trained model; training FLOPs = per-sample training cost x
-    training samples x epochs run (evaluation passes not included)."""
+    training samples seen (training samples x epochs run, when every epoch ran whole;
+    evaluation passes not included). With L2 on, `final` and `best` give each split's
+    `regularized_loss` (loss + lambda sum ||W||^2) and `l2_term` the term itself."""
     spec = trained.spec
     summary: dict[str, Any] = {
         "name": spec.name,
         "status": trained.status,
         "best_epoch": trained.best_epoch,
         "epochs_run": trained.epochs_run,
+        "steps_run": trained.steps_run,
         "stopped_early": trained.stopped_early,
         "final": trained.final,
         "best": trained.best,
@@ -110,14 +129,15 @@ def build_summary(trained: TrainedModel, input_shape: Sequence[int], wall_time: 
         "epoch_time_s": [round(t, 4) for t in trained.epoch_times],
         "diagnostics": trained.diagnostics,
         "signals": trained.signals,
+        "l2_term": trained.l2_term,
         "machine": {"platform": platform.platform(), "torch": torch.__version__,
                     "threads": torch.get_num_threads()},
     }
     if flops:
         summary.update(flops)
         if "training_flops_per_sample" in flops:
-            summary["training_flops"] = (
-                flops["training_flops_per_sample"] * n_train * trained.epochs_run)
+            seen = trained.samples_seen or n_train * trained.epochs_run
+            summary["training_flops"] = flops["training_flops_per_sample"] * seen
     return summary
 
 
@@ -158,7 +178,8 @@ def train(config: str | Path | dict[str, Any] | RunSpec, out: str | Path | None 
 
         trained = train_with_numpy(spec, bundle)
     else:
-        reporter = _ProgressBar(spec.train.epochs) if progress else None
+        reporter = (_ProgressBar(epochs_of(spec.train, len(bundle.train)))
+                    if progress else None)
         try:
             trained = train_group([spec], bundle, progress=reporter)[0]
         finally:
@@ -176,7 +197,7 @@ def train(config: str | Path | dict[str, Any] | RunSpec, out: str | Path | None 
     out_dir = (write_run_dir(Path(out), spec, trained, summary, overwrite)
                if out is not None else None)
     return RunResult(spec=spec, summary=summary, history=trained.history, model=model,
-                     out_dir=out_dir)
+                     out_dir=out_dir, step_log=trained.steps)
 
 
 class _ProgressBar:

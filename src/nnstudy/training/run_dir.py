@@ -6,7 +6,9 @@ A run directory holds (DESIGN.md):
 - `metrics.csv`: epoch, split, loss, accuracy (epoch 0 is the untrained model);
 - `summary.json`: best epoch, final and best metrics per split, parameters, FLOPs, wall
   time, status, diagnostics;
-- `model.pt`: the state dict of the best epoch (`torch.load(..., weights_only=True)`).
+- `model.pt`: the state dict of the best epoch (`torch.load(..., weights_only=True)`);
+- `steps.csv`, with `train.log_every` only: step, epoch, train_loss_running (and
+  train_regularized_loss_running with L2), see `nnstudy.training.step_log`.
 
 It is written to a temporary directory beside the target and renamed when complete, so an
 interrupted run leaves no half-written directory.
@@ -14,11 +16,12 @@ interrupted run leaves no half-written directory.
 What a run may write to (`check_run_out`): a path that does not exist, or an empty
 directory. With `overwrite`, also a directory that is recognisably a run directory: it
 holds config.yaml, metrics.csv whose header is `epoch,split,loss,accuracy`, and
-summary.json (a JSON object with `status` and `best_epoch`), optionally model.pt, and
-nothing else. Anything else (a file, a directory with one foreign entry) is refused with a
-ConfigError, and nothing is touched. The place must also take files: a probe file is
-written there (and removed) before training, so that a read-only directory or a full disk
-is found before the training runs, not after; and the disk must have room for model.pt.
+summary.json (a JSON object with `status` and `best_epoch`), optionally model.pt and
+steps.csv, and nothing else. Anything else (a file, a directory with one foreign entry) is
+refused with a ConfigError, and nothing is touched. The place must also take files: a
+probe file is written there (and removed) before training, so that a read-only directory
+or a full disk is found before the training runs, not after; and the disk must have room
+for model.pt.
 
 The temporary directory is named as `nnstudy.data.atomic` names them
 (`.NAME.HOST-PID.RANDOM.part`): one left by a killed run is removed by the next run
@@ -41,11 +44,19 @@ import yaml
 from nnstudy.config.run import RunSpec
 from nnstudy.data.atomic import new_part_dir
 from nnstudy.errors import ConfigError
+from nnstudy.training.step_log import REGULARIZED_COLUMN, STEP_COLUMNS
 from nnstudy.training.trainer import TrainedModel
 
 METRICS_HEADER = ("epoch", "split", "loss", "accuracy")
 REQUIRED_FILES = ("config.yaml", "metrics.csv", "summary.json")
-RUN_FILES = (*REQUIRED_FILES, "model.pt")
+RUN_FILES = (*REQUIRED_FILES, "model.pt", "steps.csv")
+
+
+def step_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """The columns of steps.csv for these rows: step, epoch, train_loss_running, and
+    train_regularized_loss_running when the rows have it."""
+    regularized = any(REGULARIZED_COLUMN in r for r in rows)
+    return [*STEP_COLUMNS, *([REGULARIZED_COLUMN] if regularized else [])]
 
 
 def why_not_a_run_dir(path: Path) -> str | None:
@@ -157,6 +168,11 @@ def write_run_dir(out: Path, spec: RunSpec, trained: TrainedModel, summary: dict
             writer.writerows(trained.history)
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=True) + "\n")
         torch.save(trained.state_dict, tmp / "model.pt")
+        if spec.train.log_every is not None:
+            with open(tmp / "steps.csv", "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=step_columns(trained.steps))
+                writer.writeheader()
+                writer.writerows(trained.steps)
         check_run_out(out, overwrite)
         if out.exists() and any(out.iterdir()):
             # The old run stays whole until the new one is in place.

@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from nnstudy.config import layers as spec
 from nnstudy.models.build import SpecNet
-from nnstudy.models.layers import kind_of_module
+from nnstudy.models.layers import decayed_names, kind_of_module
 from nnstudy.training.dense import DenseChain
 from nnstudy.training.losses import add_l2_gradient, l2_penalty, per_model_loss
 
@@ -129,15 +129,9 @@ class StackedModel:
 
     def weight_names(self) -> list[str]:
         """Parameters that are weights (not biases nor batch-norm scales): the L2 term's,
-        as each layer kind says (`LayerKind.decayed`)."""
-        modules = dict(self.template.named_modules())
-        out = []
-        for name in self.params:
-            owner, _, leaf = name.rpartition(".")
-            kind = kind_of_module(modules[owner]) if owner in modules else None
-            if kind is not None and leaf in kind.decayed:
-                out.append(name)
-        return out
+        as each layer kind says (`nnstudy.models.layers.decayed_names`)."""
+        names = set(decayed_names(self.template))
+        return [name for name in self.params if name in names]
 
     # -- training pass ----------------------------------------------------------------
     def loss_and_grads(self, x: Tensor, y: Tensor, loss: str, lam: Tensor | None = None,

@@ -14,6 +14,14 @@ stopping is applied per model (`early_stopping`), and a model whose loss turned 
 stops there, marked diverged. For small models on a CPU with two or more threads, a helper
 thread does the evaluation of each epoch while the next one trains (`train_group`'s
 `overlap`), with the same results.
+
+A model trains for `train.epochs`, or for `train.steps` optimizer steps (`budget`: its
+last epoch may then stop part way, and is evaluated there). Its objective is its loss as
+a batch mean or a batch sum (`train.loss_reduction`; the batched pass computes the mean,
+and a sum model's gradient is scaled by the batch size), plus its L2 term. With
+`train.log_every` it logs its running training loss every N steps (`step_log`). The
+metrics per epoch stay per-sample means whatever the reduction, so that runs and splits
+compare.
 """
 
 from __future__ import annotations
@@ -31,15 +39,18 @@ from torch import Tensor
 from nnstudy.config.run import RunSpec
 from nnstudy.models import build_model
 from nnstudy.training.batches import SPLITS, EvalBatches, TrainBatches
+from nnstudy.training.budget import epochs_of
 from nnstudy.training.device import resolve_device
 from nnstudy.training.diagnostics import Signals, diagnose, signal_summary
 from nnstudy.training.early_stopping import BestWeights, EarlyStopping
 from nnstudy.training.evaluation import evaluate
 from nnstudy.training.grouping import group_key, optimizer_hparams, per_model
 from nnstudy.training.init import apply_init
+from nnstudy.training.losses import l2_penalty, reduction_scale
 from nnstudy.training.optimizers import make_optimizer
 from nnstudy.training.schedules import lr_factor
 from nnstudy.training.stacked import StackedModel
+from nnstudy.training.step_log import StepLog
 
 __all__ = ["SPLITS", "TrainedModel", "train_group"]
 
@@ -75,6 +86,10 @@ class TrainedModel:
     signals: dict[str, Any] = field(default_factory=dict)
     final: dict[str, dict[str, float]] = field(default_factory=dict)
     best: dict[str, dict[str, float]] = field(default_factory=dict)
+    steps: list[dict[str, Any]] = field(default_factory=list)  # the step log's rows
+    steps_run: int = 0                     # optimizer steps the model took
+    samples_seen: int = 0                  # training samples over those steps
+    l2_term: dict[str, float] | None = None  # lambda sum ||W||^2 at final, best (L2 on)
 
 
 ProgressFn = Callable[[int, int, dict[str, float]], None]
@@ -131,6 +146,7 @@ class _ModelState:
 
     spec: RunSpec
     stopping: EarlyStopping
+    epochs: int                    # the epochs it spans (`budget.epochs_of`)
     history: list[dict[str, Any]] = field(default_factory=list)
     training: bool = True          # still training after the last settled epoch
     blew_up_in: int | None = None  # the epoch a batch loss blew up in
@@ -138,10 +154,9 @@ class _ModelState:
     stopped_early: bool = False
     epochs_run: int = 0
     initial_loss: float = math.nan  # L0, the untrained model's training loss (floor 1e-3)
-
-    @property
-    def epochs(self) -> int:
-        return self.spec.train.epochs
+    steps_run: int = 0
+    samples_seen: int = 0
+    l2_terms: dict[int, float] = field(default_factory=dict)  # epoch -> lambda sum ||W||^2
 
     def trains_in(self, epoch: int) -> bool:
         return self.training and self.blew_up_in is None and epoch <= self.epochs
@@ -180,8 +195,9 @@ class _Group:
         self.G = len(specs)
         self.t0 = t0 = specs[0].train
         has_valid = len(bundle.valid) > 0
-        self.members = [_ModelState(s, EarlyStopping.of(s.train.early_stopping, has_valid))
-                        for s in specs]
+        n_train = len(bundle.train)
+        self.members = [_ModelState(s, EarlyStopping.of(s.train.early_stopping, has_valid),
+                                    epochs_of(s.train, n_train)) for s in specs]
         self.models = _build_models(specs, bundle.input_shape, bundle.num_classes)
         self.n_params = sum(p.numel() for p in self.models[0].parameters())
         self.stacked = StackedModel(self.models).to(dev, dtype)
@@ -191,6 +207,17 @@ class _Group:
         lam = per_model([s.train.l2 for s in specs], dev).to(dtype)
         self.lam = lam if bool((lam > 0).any()) else None
         self.weight_names = self.stacked.weight_names()
+        self.sums = any(s.train.loss_reduction == "sum" for s in specs)
+        self._objectives: dict[int, tuple[Tensor, Tensor | None]] = {}
+        # the step each model's `train.steps` budget ends at (models trained by epochs end
+        # with an epoch)
+        self.budget_ends: dict[int, list[int]] = {}
+        for g, s in enumerate(specs):
+            if s.train.steps is not None:
+                self.budget_ends.setdefault(s.train.steps, []).append(g)
+        self.step = 0  # optimizer steps taken so far, counted over the whole run
+        self.step_log = StepLog.of([s.train.log_every for s in specs],
+                                   [s.train.l2 > 0 for s in specs], dev)
 
         # Each model's data order comes from its own seed; equal seeds share one order.
         self.gens = {s.train.seed: torch.Generator().manual_seed(s.train.seed) for s in specs}
@@ -264,6 +291,7 @@ class _Group:
     def _start(self, metrics: dict[str, Tensor]) -> None:
         """Record epoch 0, the untrained models: the first best epoch and L0."""
         self._record(0, metrics, [True] * self.G)
+        self._record_l2(0, self.stacked, [True] * self.G)
         self.best_weights = BestWeights(self.stacked)
         for g, m in enumerate(self.members):
             m.stopping.update(0, float(metrics[m.stopping.metric][g]))
@@ -305,6 +333,7 @@ class _Group:
         mask = None if all(trains) else torch.tensor(trains, device=dev)
         peak = [0.0] * self.G  # the epoch's largest batch loss per model (never NaN)
         blowup = [BLOWUP * m.initial_loss for m in members]
+        frozen: dict[int, dict[str, Tensor]] = {}  # buffers of models whose budget ended
         for step, i in enumerate(range(0, n_train, B)):
             if epoch_data is None and ahead is not None and ahead.done():
                 epoch_data = ahead.result()
@@ -312,8 +341,11 @@ class _Group:
                 x, y = epoch_data[0][:, i : i + B], epoch_data[1][:, i : i + B]
             else:
                 x, y = self.train_batches(perms[:, i : i + B])
-            batch_loss, grads = stacked.loss_and_grads(x, y, t0.loss, self.lam,
-                                                       self.weight_names)
+            scale, lam = self._objective(x.shape[1])
+            batch_loss, grads = stacked.loss_and_grads(x, y, t0.loss, lam, self.weight_names)
+            if scale is not None:  # a sum model's gradient: B times its mean's
+                for grad in grads:
+                    grad.mul_(scale.view(-1, *([1] * (grad.dim() - 1))))
             blown = False
             for g, value in enumerate(batch_loss.tolist()):  # one copy of G numbers
                 if value > peak[g]:
@@ -328,9 +360,49 @@ class _Group:
                 mask = torch.tensor(trains, device=dev)
             if step == 0:
                 self.signals.observe_gradients(stacked, grads, epoch)
+            penalty = None
+            if self.step_log is not None and self.step_log.wants_penalty and lam is not None:
+                with torch.no_grad():  # at the weights this step's loss was computed with
+                    penalty = l2_penalty(stacked.params, self.weight_names, self.lam)
             self.opt.step(grads, active=mask)
+            self.step += 1
+            for g, on in enumerate(trains):
+                if on:
+                    members[g].steps_run += 1
+                    members[g].samples_seen += x.shape[1]
+            if self.step_log is not None:
+                logged = batch_loss if scale is None else batch_loss * scale
+                self.step_log.add(self.step, epoch, logged, penalty, trains)
+            ended = [g for g in self.budget_ends.get(self.step, ()) if trains[g]]
+            if ended:  # these models took their last step; the others go on
+                for g in ended:
+                    trains[g] = False
+                    frozen[g] = {k: v[g].clone() for k, v in stacked.buffers.items()}
+                if not any(trains):
+                    break
+                mask = torch.tensor(trains, device=dev)
+        if frozen and stacked.buffers:  # the forward passes after their last step moved
+            with torch.no_grad():      # their batch-norm statistics: put them back
+                for g, buffers in frozen.items():
+                    for k, v in buffers.items():
+                        stacked.buffers[k][g] = v
         self.epoch_times.append(time.perf_counter() - start)
         return peak
+
+    def _objective(self, batch: int) -> tuple[Tensor | None, Tensor | None]:
+        """For a batch of `batch` samples: each model's factor from its batch-mean loss to
+        its objective, [G] (None when every model's is the mean), and the L2 strengths to
+        pass with the mean loss: lambda / factor, so that the gradient of (mean loss +
+        (lambda / factor) ||W||^2), times the factor, is that of (sum loss + lambda ||W||^2)."""
+        if not self.sums:
+            return None, self.lam
+        cached = self._objectives.get(batch)
+        if cached is None:
+            scale = per_model([reduction_scale(s.train.loss_reduction, batch)
+                               for s in self.specs], self.dev).to(self.dtype)
+            lam = self.lam / scale if self.lam is not None else None
+            cached = self._objectives[batch] = (scale, lam)
+        return cached
 
     def _settle(self, epoch: int, metrics: dict[str, Tensor], weights: StackedModel,
                 peak: list[float], rewind: bool) -> None:
@@ -355,6 +427,7 @@ class _Group:
                 m.training, m.diverged = False, True
                 stopped.append(g)
         self._record(epoch, metrics, trained)
+        self._record_l2(epoch, weights, trained)
         improved = [False] * self.G
         for g, m in enumerate(self.members):
             if not trained[g] or m.diverged:
@@ -386,6 +459,17 @@ class _Group:
                         "accuracy": float(metrics[f"{split}_accuracy"][g]),
                     })
 
+    def _record_l2(self, epoch: int, weights: StackedModel, models: list[bool]) -> None:
+        """Keep lambda sum ||W||^2 at epoch `epoch`'s weights for the models where `models`
+        that have an L2 term (one reduction over the weights per epoch)."""
+        if self.lam is None:
+            return
+        with torch.no_grad():
+            terms = l2_penalty(weights.params, self.weight_names, self.lam).tolist()
+        for g, m in enumerate(self.members):
+            if models[g] and m.spec.train.l2 > 0:
+                m.l2_terms[epoch] = terms[g]
+
     def _results(self) -> list[TrainedModel]:
         stacked = self.stacked
         self.signals.observe_dead_units(stacked, self.bundle, self.dev, self.dtype)
@@ -396,6 +480,9 @@ class _Group:
         results = []
         for g, m in enumerate(self.members):
             best_epoch = m.stopping.best_epoch
+            final_epoch = max(r["epoch"] for r in m.history)
+            l2_term = ({"final": m.l2_terms[final_epoch], "best": m.l2_terms[best_epoch]}
+                       if m.l2_terms else None)
             results.append(TrainedModel(
                 spec=m.spec, history=m.history, epoch_times=self.epoch_times[: m.epochs_run],
                 best_epoch=best_epoch, epochs_run=m.epochs_run,
@@ -404,16 +491,26 @@ class _Group:
                 diagnostics=diagnose(g, m.spec, m.history, self.signals, self.models[0],
                                      self.bundle.num_classes, m.diverged),
                 params=self.n_params, stopped_early=m.stopped_early,
-                final=_split_metrics(m.history, max(r["epoch"] for r in m.history)),
-                best=_split_metrics(m.history, best_epoch),
+                final=split_metrics(m.history, final_epoch, m.l2_terms.get(final_epoch)),
+                best=split_metrics(m.history, best_epoch, m.l2_terms.get(best_epoch)),
                 signals=signal_summary(g, self.signals),
+                steps=self.step_log.rows[g] if self.step_log is not None else [],
+                steps_run=m.steps_run, samples_seen=m.samples_seen, l2_term=l2_term,
             ))
         return results
 
 
-def _split_metrics(history: list[dict[str, Any]], epoch: int) -> dict[str, dict[str, float]]:
-    return {r["split"]: {"loss": r["loss"], "accuracy": r["accuracy"]}
-            for r in history if r["epoch"] == epoch}
+def split_metrics(history: list[dict[str, Any]], epoch: int, l2_term: float | None = None
+                  ) -> dict[str, dict[str, float]]:
+    """Loss and accuracy per split at `epoch`; with an L2 term (lambda sum ||W||^2 at that
+    epoch's weights), also the regularized loss: loss + L2 term."""
+    out = {}
+    for r in history:
+        if r["epoch"] == epoch:
+            out[r["split"]] = {"loss": r["loss"], "accuracy": r["accuracy"]}
+            if l2_term is not None:
+                out[r["split"]]["regularized_loss"] = r["loss"] + l2_term
+    return out
 
 
 def _progress_info(metrics: dict[str, Tensor], models: list[bool]) -> dict[str, float]:

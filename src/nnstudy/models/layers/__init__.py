@@ -7,6 +7,6 @@ and activations (one entry each). Importing this package registers every kind.
 
 from nnstudy.models.layers import batchnorm, conv, dropout, flatten, linear, pool  # noqa: F401
 from nnstudy.models.layers.activations import LinearActivation
-from nnstudy.models.layers.kind import KINDS, LayerKind, kind_of, kind_of_module
+from nnstudy.models.layers.kind import KINDS, LayerKind, decayed_names, kind_of, kind_of_module
 
-__all__ = ["KINDS", "LayerKind", "LinearActivation", "kind_of", "kind_of_module"]
+__all__ = ["KINDS", "LayerKind", "LinearActivation", "decayed_names", "kind_of", "kind_of_module"]

@@ -109,6 +109,20 @@ def kind_of_module(module: nn.Module, exact: bool = False) -> LayerKind | None:
     return None
 
 
+def decayed_names(model: nn.Module) -> list[str]:
+    """The names of `model`'s parameters that are weights, as each layer kind says
+    (`LayerKind.decayed`: not biases nor batch-norm scales): the ones `train.l2`
+    penalizes, in `named_parameters` order."""
+    modules = dict(model.named_modules())
+    out = []
+    for name, _ in model.named_parameters():
+        owner, _, leaf = name.rpartition(".")
+        kind = kind_of_module(modules[owner]) if owner in modules else None
+        if kind is not None and leaf in kind.decayed:
+            out.append(name)
+    return out
+
+
 def as_array(t: Tensor | None, dtype: type[np.floating]) -> np.ndarray | None:
     """A NumPy copy of a parameter or buffer in `dtype` (None stays None), for
     `to_reference`."""
