@@ -30,6 +30,7 @@ import yaml
 from torch import nn
 
 from nnstudy.config.run import RunSpec, load_run_spec
+from nnstudy.training.features import prepare_features
 from nnstudy.training.trainer import TrainedModel, train_group
 
 
@@ -142,6 +143,8 @@ def train(config: str | Path | dict[str, Any] | RunSpec, out: str | Path | None 
         spec = spec.model_copy(update={"device": device})
     bundle = load_data(spec.data)
     spec = spec.model_copy(update={"data": bundle.spec})
+    features = prepare_features(spec, bundle, progress=progress)  # a backbone's, cached
+    (spec,), bundle = features.specs, features.bundle
     start = time.perf_counter()
     if spec.train.engine == "numpy":
         from nnstudy.training.numpy_engine import train_with_numpy
@@ -163,6 +166,7 @@ def train(config: str | Path | dict[str, Any] | RunSpec, out: str | Path | None 
     flops = training_flops(model, bundle.input_shape)
     summary = build_summary(trained, bundle.input_shape, wall, flops, len(bundle.train))
     summary["data"] = data_summary(bundle)
+    features.annotate(summary)
     out_dir = write_run_dir(Path(out), spec, trained, summary) if out is not None else None
     return RunResult(spec=spec, summary=summary, history=trained.history, model=model,
                      out_dir=out_dir)
