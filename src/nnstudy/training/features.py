@@ -41,7 +41,7 @@ from nnstudy.config.run import RunSpec
 from nnstudy.errors import ConfigError
 
 #: The backbone's batches are sized so that one batch's input and activations take about
-#: this much memory (AlexNet up to features.8 at 224 x 224: 3.7 MB per example, 69 a batch),
+#: this much memory (AlexNet up to features.8 at 224 x 224: 4.3 MB per example, 62 a batch),
 #: and hold at most MAX_FEATURE_BATCH examples (more does not run faster on a CPU).
 FEATURE_BATCH_BYTES = 256 << 20
 MAX_FEATURE_BATCH = 1024
