@@ -8,7 +8,7 @@ pandas or the analysis machinery):
     trace(spec) -> Trace                                   the chain rule with numbers
     load_data(spec) -> DataBundle                          data sets in memory
     train(config) -> RunResult                             one training run
-    Study.from_yaml(path).run() -> StudyResult             grids x seeds
+    Study.from_yaml(path).run() -> StudyResult             grids x seeds, and their report
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from nnstudy.errors import ConfigError, DataError, DivergedError, NNStudyError, ShapeError
+from nnstudy.errors import ConfigError, DataError, NNStudyError, ShapeError
 
 __version__ = "0.1.0"
 
@@ -26,7 +26,7 @@ _LAZY = {
     "load_data": "nnstudy.data",
     "gradcheck": "nnstudy.gradients.gradcheck",
     "trace": "nnstudy.gradients.trace",
-    "Study": "nnstudy.study",
+    "Study": "nnstudy.api",
     "StudyResult": "nnstudy.study",
     "RunResult": "nnstudy.training.run",
     "train": "nnstudy.training.run",
@@ -34,10 +34,11 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from nnstudy.analysis import inspect
+    from nnstudy.api import Study
     from nnstudy.data import DataBundle, load_data
     from nnstudy.gradients.gradcheck import gradcheck
     from nnstudy.gradients.trace import trace
-    from nnstudy.study import Study, StudyResult
+    from nnstudy.study import StudyResult
     from nnstudy.training.run import RunResult, train
 
 
@@ -58,7 +59,6 @@ __all__ = [
     "ConfigError",
     "DataBundle",
     "DataError",
-    "DivergedError",
     "NNStudyError",
     "RunResult",
     "ShapeError",

@@ -22,6 +22,3 @@ class ShapeError(NNStudyError):
 class DataError(NNStudyError):
     """A data set cannot be read or checked; the message names the file."""
 
-
-class DivergedError(NNStudyError):
-    """Training produced NaN or inf, or a loss that exploded."""

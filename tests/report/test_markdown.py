@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from nnstudy.errors import ConfigError
-from nnstudy.report import markdown_table, render_report, write_results_csv
+from nnstudy.report import markdown_table, render_head, render_report, write_results_csv
 from nnstudy.report.tables import fmt_count, fmt_mean_pm, fmt_seconds
 
 NAN = math.nan
@@ -271,3 +271,18 @@ def test_report_with_variants_and_list_valued_keys():
     rows_all = table_rows(section(report, "All configurations"))
     assert rows_all[0][:2] == ["normalized", "[100, 100]"]
     assert rows_all[0][-1] == "89,610"  # params differ between configurations: shown
+
+
+def test_head_is_the_report_up_to_the_winner_and_runner_up():
+    report = render_report(META, study_trials(), SELECT)
+    head = render_head(META, study_trials(), SELECT)
+    assert head == report.split("\n## All configurations", 1)[0].rstrip() + "\n"
+    assert "## Winner and runner-up" in head and "Within each optimizer:" in head
+
+
+def test_head_of_a_study_with_nothing_finished_shows_its_trials():
+    trials = pd.DataFrame([row("adam", 0.001, 0, NAN, "failed",
+                               error="RuntimeError: out of memory")])
+    head = render_head({"name": "none"}, trials, SELECT)
+    assert head == render_report({"name": "none"}, trials, SELECT)
+    assert "No trial has finished" in head and "RuntimeError: out of memory" in head

@@ -95,3 +95,17 @@ def test_an_existing_run_directory_is_never_replaced_silently(tmp_path, capsys, 
     assert run_cli(["train", str(path), "-q"]) == 0
     assert run_cli(["train", str(path), "-q"]) == 0
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["run", "run-2"]
+
+
+def test_overwrite_of_a_directory_that_is_not_a_run_exits_2_and_touches_nothing(tmp_path,
+                                                                                capsys):
+    path = write(tmp_path, {**CONFIG, "train": {"epochs": 1}})
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "results.csv").write_text("my results")
+    assert run_cli(["train", str(path), "--out", str(out), "-q", "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert "not a run directory (it holds results.csv)" in err
+    assert len(err.strip().splitlines()) == 1
+    assert [p.name for p in out.iterdir()] == ["results.csv"]
+    assert (out / "results.csv").read_text() == "my results"

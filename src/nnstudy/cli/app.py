@@ -1,7 +1,8 @@
 """The typer application and the error boundary every command runs inside.
 
-Commands live one group per module beside this one and register on `app`; each parses
-its arguments, calls the Python API and renders the result, nothing more.
+Commands live one group per module beside this one and register on `app` when
+`nnstudy.cli` is imported (see `commands.py`); each parses its arguments, calls the Python
+API and renders the result, nothing more.
 """
 
 from __future__ import annotations
@@ -23,17 +24,15 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True)
-
-_state = {"debug": False}
-
+console = Console(soft_wrap=True, emoji=False)  # user text (":factory") is printed literally
+err_console = Console(stderr=True, emoji=False)
 
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show the full traceback on errors."),
 ) -> None:
-    _state["debug"] = debug
+    """Declares --debug for --help and parsing; `main` reads it from argv, since it must know
+    before the app runs whether to turn an error into one line."""
 
 
 def free_run_dir(base: Path) -> Path:
@@ -47,9 +46,6 @@ def free_run_dir(base: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `nnstudy` console script: exit code 2 and one line on bad input."""
-    # Import the command modules so that they register on `app`.
-    from nnstudy.cli import commands  # noqa: F401
-
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         app(args=argv, prog_name="nnstudy")

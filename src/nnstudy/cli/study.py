@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from nnstudy.cli.app import app, console, free_run_dir
+
+if TYPE_CHECKING:
+    from nnstudy.study import StudyResult
 
 study_app = typer.Typer(help="Grids x seeds of training runs, stored in SQLite, resumable.",
                         no_args_is_help=True)
 app.add_typer(study_app, name="study")
 
 
-def _print_result(result) -> None:
-    """The report's head: header, best per group, winner and runner-up (as Markdown text)."""
-    text = (result.out_dir / "report.md").read_text()
-    head = text.split("\n## All configurations", 1)[0]
-    console.print(head.rstrip(), highlight=False, markup=False, soft_wrap=True)
-    console.print(f"report: {result.out_dir / 'report.md'}  results: "
-                  f"{result.out_dir / 'results.csv'}", highlight=False)
+def _print_result(result: StudyResult) -> None:
+    """The report's head (header, best per group, winner and runner-up) and its files."""
+    from nnstudy.report import StudyReport
+
+    report = StudyReport(result)
+    console.print(report.head().rstrip(), highlight=False, markup=False, soft_wrap=True)
+    console.print(f"report: {report.markdown_path}  results: {report.csv_path}",
+                  highlight=False, markup=False)
 
 
 @study_app.command("run")
@@ -36,13 +41,13 @@ def run_command(
 ) -> None:
     """Run every trial of a study; groups of trials that share an architecture train
     together. Writes study.db, results.csv and report.md."""
-    from nnstudy.study import Study
+    from nnstudy.api import Study
 
     study = Study.from_yaml(study_file, set_)
     if out is None:  # a new directory: an earlier run of the same study is kept
         out = free_run_dir(Path("runs") / study.spec.name)
     console.print(f"study {study.spec.name}: {len(study.plans)} trials in "
-                  f"{len(study.groups)} group(s)", highlight=False)
+                  f"{len(study.groups)} group(s)", highlight=False, markup=False)
     result = study.run(out=out, workers=workers, threads=threads,
                        progress=not quiet and console.is_terminal)
     _print_result(result)
@@ -55,7 +60,7 @@ def resume_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
 ) -> None:
     """Run exactly the trials that are not done (pending, running when killed, failed)."""
-    from nnstudy.study import resume
+    from nnstudy.api import resume
 
     _print_result(resume(study_dir, workers=workers, progress=not quiet and console.is_terminal))
 
@@ -68,12 +73,12 @@ def status_command(study_dir: Path = typer.Argument(..., help="Study directory."
     s = status(study_dir)
     counts = ", ".join(f"{v} {k}" for k, v in sorted(s["counts"].items()))
     console.print(f"study {s['name']}: {s['total']} trials ({counts}); "
-                  f"{s['groups_not_done']} group(s) not done", highlight=False)
+                  f"{s['groups_not_done']} group(s) not done", highlight=False, markup=False)
 
 
 @study_app.command("report")
 def report_command(study_dir: Path = typer.Argument(..., help="Study directory.")) -> None:
     """Rewrite results.csv and report.md from the store, and print the summary."""
-    from nnstudy.study import report
+    from nnstudy.api import report
 
     _print_result(report(study_dir))

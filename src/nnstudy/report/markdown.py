@@ -19,8 +19,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nnstudy.report.labels import (
+    comparison_sentence,
+    config_label,
+    effect_label,
+    format_effect,
+    format_level,
+    format_value,
+    metric_kind,
+    metric_title,
+    short_key,
+)
 from nnstudy.report.tables import (
-    MISSING,
     fmt_count,
     fmt_float,
     fmt_int,
@@ -30,36 +40,23 @@ from nnstudy.report.tables import (
     is_missing,
     markdown_table,
 )
-from nnstudy.study import stats
-from nnstudy.study.stats import (
+from nnstudy.study.aggregate import (
     aggregate,
     best_per,
     compare,
-    config_label,
-    format_level,
-    format_value,
-    grid_keys,
-    group_rows,
+    compare_per,
     main_effects,
-    metric_column,
-    metric_kind,
     resolve_mode,
-    short_key,
 )
+from nnstudy.study.trials import SUMMARY_METRICS, grid_keys, has_metric, metric_column
 
 SUMMARY = ("train_loss", "valid_loss", "test_loss", "train_accuracy", "valid_accuracy",
            "test_accuracy")
 
 
-def metric_title(metric: str) -> str:
-    """`valid_loss` -> `valid loss`; `final_test_accuracy` -> `final test acc`."""
-    name = metric.removeprefix("best_").replace("accuracy", "acc")
-    return name.replace("_", " ")
-
-
 def _selection_text(metric: str, mode: str, per: Sequence[str], keys: Sequence[str]) -> str:
     where = ("at each trial's best epoch" if not metric.startswith("final_")
-             and metric.removeprefix("best_") in stats.SUMMARY_METRICS else "")
+             and metric.removeprefix("best_") in SUMMARY_METRICS else "")
     better = "lower is better" if mode == "min" else "higher is better"
     scope = (f"best per {', '.join(short_key(p, keys) for p in per)}" if per
              else "best overall")
@@ -140,7 +137,7 @@ def _best_section(trials: pd.DataFrame, keys: list[str], metric: str, mode: str,
     frame = pd.DataFrame()
     for p in per:
         frame[short_key(p, keys)] = [format_value(v) for v in table[p]]
-    frame["configuration"] = table["label"]
+    frame["configuration"] = [_best_label(row, keys, per) for _, row in table.iterrows()]
     frame["seeds"] = table["select_n"].astype(int)
     ci_title = f"{format_level(level)} CI of {metric_title(metric)}"
     frame[ci_title] = [fmt_interval(lo, hi) for lo, hi in zip(table["select_lo"],
@@ -162,15 +159,29 @@ def _best_section(trials: pd.DataFrame, keys: list[str], metric: str, mode: str,
     return [*lines, ""]
 
 
+def _best_label(row: pd.Series, keys: list[str], per: list[str]) -> str:
+    """The configuration a best-per row names: the keys that are not `per` keys (all keys
+    when there are none), `—` when nothing is left to name, `none finished` for a group
+    without results."""
+    if row["select_n"] == 0:
+        return "none finished"
+    others = [k for k in keys if k not in per]
+    if per and not others:
+        return "—"
+    return config_label({k: row[k] for k in others}, keys)
+
+
 def _compare_section(trials: pd.DataFrame, keys: list[str], metric: str, mode: str,
                      per: list[str], level: float) -> list[str]:
     lines = ["## Winner and runner-up", ""]
     result = compare(trials, keys, metric, mode, level)
-    lines.append(result.sentence + ".")
-    if result.runner_up is not None:
-        lines += ["", f"Mean {metric_title(metric)}: {result.best} "
+    lines.append(comparison_sentence(result, keys) + ".")
+    if result.runner_up_values is not None:
+        best = config_label(result.best_values or {}, keys)
+        runner_up = config_label(result.runner_up_values, keys)
+        lines += ["", f"Mean {metric_title(metric)}: {best} "
                   f"{fmt_float(result.best_mean)} ({result.n_best} seeds), "
-                  f"{result.runner_up} {fmt_float(result.runner_up_mean)} "
+                  f"{runner_up} {fmt_float(result.runner_up_mean)} "
                   f"({result.n_runner_up} seeds). "
                   + ("A paired t-test over the seeds both have: seed s starts every "
                      "configuration from the same weights and data order."
@@ -178,12 +189,8 @@ def _compare_section(trials: pd.DataFrame, keys: list[str], metric: str, mode: s
                      "Welch's t-test: the two have fewer than two seeds in common."
                      if result.test == "welch" else "")]
     if per:
-        within = []
-        for values, index in group_rows(trials, per):
-            sub = compare(trials.iloc[index], keys, metric, mode, level)
-            if len(group_rows(trials.iloc[index], keys)) > 1:
-                name = config_label(values, keys)
-                within.append(f"- {name}: {sub.sentence}.")
+        within = [f"- {config_label(values, keys)}: {comparison_sentence(sub, keys)}."
+                  for values, sub in compare_per(trials, keys, per, metric, mode, level)]
         if within:
             scope = ", ".join(short_key(p, keys) for p in per)
             lines += ["", f"Within each {scope}:", "", *within]
@@ -194,7 +201,7 @@ def _aggregate_section(trials: pd.DataFrame, keys: list[str], metric: str, mode:
                        level: float) -> list[str]:
     shown = [metric] + [m for m in ("valid_loss", "valid_accuracy", "test_loss",
                                      "test_accuracy")
-                        if m != metric.removeprefix("best_") and stats.has_metric(trials, m)]
+                        if m != metric.removeprefix("best_") and has_metric(trials, m)]
     cost = [c for c in ("epochs_run", "wall_time_s", "training_flops") if c in trials]
     table = aggregate(trials, keys, shown + cost, level)
     column = f"{metric}_mean"
@@ -258,7 +265,10 @@ def _effects_section(trials: pd.DataFrame, keys: list[str], metric: str,
             count = int(row["n"])
             if row["n_pairs"] == 0:
                 pairs = pairs.replace(", 0 pairs", "")
-            lines.append(f"- {row['text']} (mean {mean} over {count} "
+            label = effect_label(key, row["value"], keys)
+            text = (f"{label}: reference" if row["reference"] else
+                    format_effect(label, row["diff"], row["diff_lo"], row["diff_hi"], kind))
+            lines.append(f"- {text} (mean {mean} over {count} "
                          f"trial{'s' if count != 1 else ''}{pairs})")
     return [*lines, ""]
 
@@ -275,7 +285,7 @@ def _trials_section(trials: pd.DataFrame, keys: list[str]) -> list[str]:
     frame["status"] = trials["status"].astype(str).to_numpy()
     numeric = ["seed"]
     for m in SUMMARY:
-        if stats.has_metric(trials, m):
+        if has_metric(trials, m):
             frame[metric_title(m)] = [fmt_float(v) for v in trials[metric_column(trials, m)]]
             numeric.append(metric_title(m))
     for column, title, fmt in (("best_epoch", "best epoch", fmt_int),
@@ -337,11 +347,23 @@ def render_report(meta: dict[str, Any], trials: pd.DataFrame, select: dict[str, 
         seeds        list of seeds (default: those of the trials)
         grid         {dotted key: list of values}
         variants     names of the variants
-        keys         the keys telling configurations apart (default: `stats.grid_keys`)
+        keys         the keys telling configurations apart (default: `grid_keys` of the trials)
         level        confidence level (default 0.95)
-    `trials`: the runner's DataFrame, one row per trial (see `nnstudy.study.stats`).
+    `trials`: the runner's DataFrame, one row per trial (see `nnstudy.study.trials`).
     `select`: {"metric": "valid_loss", "mode": "min" | "max" | "auto", "per": [keys]}.
     """
+    return _render(meta, trials, select, head=False)
+
+
+def render_head(meta: dict[str, Any], trials: pd.DataFrame, select: dict[str, Any]) -> str:
+    """The head of the report (what `nnstudy study run` prints): the header, the best
+    configuration (per group) and the winner against the runner-up; while no trial has
+    finished, the header and the trials. Arguments as in `render_report`."""
+    return _render(meta, trials, select, head=True)
+
+
+def _render(meta: dict[str, Any], trials: pd.DataFrame, select: dict[str, Any],
+            head: bool) -> str:
     level = float(meta.get("level", 0.95))
     keys = list(meta.get("keys") or grid_keys(trials))
     metric = str(select.get("metric", "valid_loss"))
@@ -357,11 +379,12 @@ def render_report(meta: dict[str, Any], trials: pd.DataFrame, select: dict[str, 
         return "\n".join(lines).rstrip() + "\n"
     lines += _best_section(trials, keys, metric, mode, per, level)
     lines += _compare_section(trials, keys, metric, mode, per, level)
-    lines += _aggregate_section(trials, keys, metric, mode, level)
-    lines += _effects_section(trials, keys, metric, level)
-    lines += _trials_section(trials, keys)
-    lines += _diagnostics_section(trials)
+    if not head:
+        lines += _aggregate_section(trials, keys, metric, mode, level)
+        lines += _effects_section(trials, keys, metric, level)
+        lines += _trials_section(trials, keys)
+        lines += _diagnostics_section(trials)
     return "\n".join(lines).rstrip() + "\n"
 
 
-__all__ = ["MISSING", "metric_title", "render_report"]
+__all__ = ["render_head", "render_report"]

@@ -16,7 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nnstudy.study.stats import STANDARD_COLUMNS, grid_keys
+from nnstudy.study.trials import (
+    COST_COLUMNS,
+    IDENTITY_COLUMNS,
+    METRIC_COLUMNS,
+    STANDARD_COLUMNS,
+    grid_keys,
+)
 
 MISSING = "—"
 
@@ -134,21 +140,13 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     return path
 
 
-RESULT_COLUMNS = ("trial_id", "group", "variant", "seed", "status", "config")
-METRIC_ORDER = (
-    *(f"{p}_{split}_{m}" for p in ("best", "final") for m in ("loss", "accuracy")
-      for split in ("train", "valid", "test")),
-    "best_epoch", "epochs_run", "wall_time_s", "training_flops", "params", "diagnostics", "error",
-)
-
-
 def results_frame(trials: pd.DataFrame) -> pd.DataFrame:
     """The trials in the column order of results.csv: identity, grid keys, metrics, then any
     other column; counts (seed, best epoch, epochs run, params) as integers even when some
     are missing; grid values that are lists are written as `[100, 100]`."""
     keys = [k for k in grid_keys(trials) if k != "variant"]
-    first = [c for c in RESULT_COLUMNS if c in trials.columns]
-    metrics = [c for c in METRIC_ORDER if c in trials.columns]
+    first = [c for c in IDENTITY_COLUMNS if c in trials.columns]
+    metrics = [c for c in (*METRIC_COLUMNS, *COST_COLUMNS) if c in trials.columns]
     rest = [c for c in trials.columns if c not in {*first, *keys, *metrics, *STANDARD_COLUMNS}]
     out = trials[[*first, *keys, *metrics, *rest]].copy()
     for column in ("seed", "best_epoch", "epochs_run", "params"):

@@ -9,7 +9,8 @@ result.best(per=["train.optimizer"])
 ```
 
 The study directory holds `study.db` (SQLite, see `store.py`), `study.yaml` (the study
-as loaded), `models/<trial>.pt` (best-epoch weights), `results.csv` and `report.md`.
+as loaded) and `models/<trial>.pt` (best-epoch weights); `nnstudy.Study` (nnstudy/api.py)
+adds `results.csv` and `report.md` from the StudyResult that `run` and `resume` return.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from nnstudy.config.study import StudySpec, TrialPlan, load_study, plan_trials
 from nnstudy.errors import ConfigError
 from nnstudy.study.lock import StudyLock
 from nnstudy.study.result import StudyResult, load_result
-from nnstudy.study.store import TrialStore, open_store
+from nnstudy.study.store import TrialStore, check_new_study_dir, open_store, require_study_dir
 from nnstudy.study.worker import init_worker, run_group
 from nnstudy.training.trainer import group_key
 
@@ -93,7 +94,7 @@ class Study:
     def run(self, out: str | Path | None = None, workers: int | None = None,
             threads: int | None = None, progress: bool = False) -> StudyResult:
         """Create the study directory and run every trial. Refuses a directory that already
-        holds a study (use `Study.resume`)."""
+        holds a study (use `resume`), a file, and a directory that is not empty."""
         out = Path(out) if out is not None else Path("runs") / self.spec.name
         if (out / "study.db").exists():
             with StudyLock(out):
@@ -106,6 +107,7 @@ class Study:
                 f"{sum(counts.values())} trials done); continue it with "
                 f"`nnstudy study resume {out}` or choose another --out"
             )
+        check_new_study_dir(out)
         out.mkdir(parents=True, exist_ok=True)
         units = self.work_units(workers if workers is not None else os.cpu_count() or 1)
         w, t = default_parallelism(len(units), workers, threads)
@@ -120,7 +122,7 @@ class Study:
                 _execute(store, out, w, t, progress)
             finally:
                 store.close()
-        return report(out)
+        return load_result(out)
 
     def _rows(self, units: dict[str, list[TrialPlan]]) -> list[dict[str, Any]]:
         rows = []
@@ -137,7 +139,7 @@ class Study:
 
 def resume(out: str | Path, workers: int | None = None, progress: bool = False) -> StudyResult:
     """Run exactly the trials of `out` that are not done, with the study's thread count."""
-    out = Path(out)
+    out = require_study_dir(out)  # before the lock, which would create study.lock
     with StudyLock(out):
         store = open_store(out, must_exist=True)
         try:
@@ -148,7 +150,7 @@ def resume(out: str | Path, workers: int | None = None, progress: bool = False) 
             _execute(store, out, w, meta["threads"], progress)
         finally:
             store.close()
-    return report(out)
+    return load_result(out)
 
 
 def status(out: str | Path) -> dict[str, Any]:
@@ -162,13 +164,6 @@ def status(out: str | Path) -> dict[str, Any]:
                 "groups_not_done": len({t["grp"] for t in pending})}
     finally:
         store.close()
-
-
-def report(out: str | Path) -> StudyResult:
-    """Read the store, write results.csv and report.md, and return the StudyResult."""
-    result = load_result(Path(out))
-    result.write()
-    return result
 
 
 def _execute(store: TrialStore, out: Path, workers: int, threads: int, progress: bool) -> None:

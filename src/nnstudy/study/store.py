@@ -10,10 +10,16 @@ Tables:
 A trial is done when its summary commits: the epochs, the summary and the status of a
 group's trials are written in one transaction, so a kill at any moment leaves every trial
 either done with all its rows or not done with none.
+
+An existing file is checked before anything reads or writes it: an SQLite database that
+passes `PRAGMA quick_check`, with every table and column of the schema, and the study's
+spec and thread count in `meta`. A file that is not (empty, truncated, another file, a
+table dropped) is a ConfigError naming it, and is left as it is.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import time
@@ -40,18 +46,72 @@ CREATE TABLE IF NOT EXISTS summaries (
 );
 """
 
+REQUIRED_META = ("spec", "threads")  # written with the trials when a study is created
+
 NOT_DONE = ("pending", "running", "failed")
 
 
-class TrialStore:
-    """Read and write a study's SQLite file. One writer (the study process) at a time."""
+@functools.cache
+def schema_columns() -> dict[str, frozenset[str]]:
+    """Table -> column names, as SCHEMA creates them (read back from an in-memory database,
+    so that SCHEMA stays the one statement of the layout)."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.executescript(SCHEMA)
+        return _columns(conn)
+    finally:
+        conn.close()
 
-    def __init__(self, path: str | Path) -> None:
+
+def _columns(conn: sqlite3.Connection) -> dict[str, frozenset[str]]:
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    return {t: frozenset(r[1] for r in conn.execute(f"PRAGMA table_info('{t}')"))
+            for t in tables}
+
+
+class TrialStore:
+    """Read and write a study's SQLite file. One writer (the study process) at a time.
+
+    `create=True` makes a new store (the file must not exist yet); otherwise the file must
+    be a complete study store, checked before anything is written to it.
+    """
+
+    def __init__(self, path: str | Path, create: bool = False) -> None:
         self.path = Path(path)
+        if not create:
+            _check_file(self.path)
         self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.executescript(SCHEMA)
+        try:
+            if not create:
+                self._check()
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            if create:
+                self.conn.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            raise _damaged(self.path, str(exc)) from None
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def _check(self) -> None:
+        """Raise a ConfigError naming the file unless it holds a complete study store."""
+        problems = [r[0] for r in self.conn.execute("PRAGMA quick_check")]
+        if problems != ["ok"]:
+            raise _damaged(self.path, problems[0])
+        found = _columns(self.conn)
+        for table, columns in schema_columns().items():
+            if table not in found:
+                raise _damaged(self.path, f"no table {table!r}")
+            missing = sorted(columns - found[table])
+            if missing:
+                raise _damaged(self.path, f"table {table!r} has no column {missing[0]!r}")
+        keys = {r[0] for r in self.conn.execute("SELECT key FROM meta")}
+        missing = [k for k in REQUIRED_META if k not in keys]
+        if missing:
+            raise _damaged(self.path, f"no {missing[0]!r} in table 'meta' (was its creation "
+                                      "interrupted?)")
 
     def close(self) -> None:
         self.conn.close()
@@ -122,13 +182,9 @@ class TrialStore:
     def not_done(self) -> list[dict[str, Any]]:
         return [t for t in self.trials() if t["status"] in NOT_DONE]
 
-    def epochs(self, trial_id: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT trial_id, epoch, split, loss, accuracy FROM epochs"
-        args: tuple[Any, ...] = ()
-        if trial_id is not None:
-            sql += " WHERE trial_id=?"
-            args = (trial_id,)
-        cur = self.conn.execute(sql + " ORDER BY trial_id, epoch, split", args)
+    def epochs(self) -> list[dict[str, Any]]:
+        cur = self.conn.execute("SELECT trial_id, epoch, split, loss, accuracy FROM epochs "
+                                "ORDER BY trial_id, epoch, split")
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, row, strict=True)) for row in cur]
 
@@ -147,8 +203,56 @@ class _Transaction:
             self.conn.execute("ROLLBACK")
 
 
-def open_store(study_dir: Path, must_exist: bool = False) -> TrialStore:
-    path = Path(study_dir) / "study.db"
-    if must_exist and not path.is_file():
+def _check_file(path: Path) -> None:
+    if not path.is_file():
+        raise ConfigError(f"{path}: not a file; a study store is an SQLite file")
+    if path.stat().st_size == 0:
+        raise _damaged(path, "the file is empty")
+
+
+def _damaged(path: Path, detail: str) -> ConfigError:
+    return ConfigError(f"{path}: not a readable study store ({detail}); it was left as it "
+                       "is: restore it from a copy, or run the study again into a new "
+                       "directory")
+
+
+def open_store(study_dir: str | Path, must_exist: bool = False) -> TrialStore:
+    """The store of `study_dir`: the existing one (checked), or a new one when there is no
+    study.db yet and `must_exist` is False."""
+    study_dir = Path(study_dir)
+    path = study_dir / "study.db"
+    if path.exists():
+        return TrialStore(path)
+    if must_exist:
+        require_study_dir(study_dir)
+    return TrialStore(path, create=True)
+
+
+def require_study_dir(study_dir: str | Path) -> Path:
+    """`study_dir` if it is a directory holding a study.db; else a ConfigError that says
+    what it is. Nothing is created."""
+    study_dir = Path(study_dir)
+    if not study_dir.exists():
+        raise ConfigError(f"{study_dir}: no such directory")
+    if not study_dir.is_dir():
+        raise ConfigError(f"{study_dir}: not a directory; a study is a directory with study.db")
+    if not (study_dir / "study.db").exists():
         raise ConfigError(f"{study_dir}: no study here (no study.db)")
-    return TrialStore(path)
+    return study_dir
+
+
+def check_new_study_dir(study_dir: str | Path) -> None:
+    """Refuse a place a new study must not be written to: a file, or a directory that is
+    not empty (a study there is refused by `Study.run` with its own message; anything else
+    is someone's files, which a study's results.csv and report.md would replace)."""
+    study_dir = Path(study_dir)
+    if study_dir.exists() and not study_dir.is_dir():
+        raise ConfigError(f"{study_dir}: is a file, not a directory; give a new or empty "
+                          "directory for the study")
+    if study_dir.is_dir():
+        names = sorted(p.name for p in study_dir.iterdir())
+        if names:
+            shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+            raise ConfigError(f"{study_dir}: not empty and not a study (it holds {shown}); "
+                              "give a new or empty directory for the study; nothing was "
+                              "written")

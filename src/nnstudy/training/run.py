@@ -1,24 +1,11 @@
-"""`nnstudy.train(config)`: one run, trained and written to its run directory.
-
-The run directory holds (DESIGN.md):
-- `config.yaml`: the resolved config (every default filled in);
-- `metrics.csv`: epoch, split, loss, accuracy (epoch 0 is the untrained model);
-- `summary.json`: best epoch, final and best metrics per split, parameters, FLOPs, wall
-  time, status, diagnostics;
-- `model.pt`: the state dict of the best epoch (`torch.load(..., weights_only=True)`).
-
-It is written to a temporary directory beside the target and renamed when complete, so
-an interrupted run leaves no half-written directory.
+"""`nnstudy.train(config)`: one run, trained and written to its run directory (see
+`run_dir.py` for what it holds and which existing directory it may replace).
 """
 
 from __future__ import annotations
 
-import csv
-import json
-import os
+import io
 import platform
-import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,11 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
 from torch import nn
 
 from nnstudy.config.run import RunSpec, load_run_spec
 from nnstudy.training.features import prepare_features
+from nnstudy.training.run_dir import check_run_out, write_run_dir
 from nnstudy.training.trainer import TrainedModel, train_group
 
 
@@ -51,6 +41,33 @@ class RunResult:
     @property
     def diagnostics(self) -> list[dict[str, Any]]:
         return self.summary["diagnostics"]
+
+    def __rich__(self) -> Group:
+        """The run as `nnstudy train` prints it: loss and accuracy per split at the best
+        epoch, one line per diagnostic with its suggestion, and the run directory."""
+        s = self.summary
+        table = Table(title=f"best epoch {s['best_epoch']} of {s['epochs_run']}"
+                            f" ({s['status']}, {s['wall_time_s']:.1f} s)")
+        table.add_column("split")
+        table.add_column("loss", justify="right")
+        table.add_column("accuracy", justify="right")
+        for split, m in s["best"].items():
+            table.add_row(split, f"{m['loss']:.4f}", f"{m['accuracy']:.2%}")
+        lines: list[Any] = [table]
+        if not s["diagnostics"]:
+            lines.append(Text("diagnostics: none fired"))
+        for d in s["diagnostics"]:
+            lines.append(Text.assemble((d["code"], "bold yellow"), f": {d['message']}"))
+            lines.append(Text(f"  suggestion: {d['suggestion']}"))
+        if self.out_dir is not None:
+            lines.append(Text(f"run directory: {self.out_dir}"))
+        return Group(*lines)
+
+    def summary_text(self) -> str:
+        """`__rich__` as plain text, for a notebook or a log."""
+        console = Console(file=io.StringIO(), width=120, color_system=None, soft_wrap=True)
+        console.print(self)
+        return console.file.getvalue()
 
 
 def training_flops(model: nn.Module, input_shape: Sequence[int]) -> dict[str, int] | None:
@@ -102,32 +119,15 @@ def build_summary(trained: TrainedModel, input_shape: Sequence[int], wall_time: 
     return summary
 
 
-def write_run_dir(out: Path, spec: RunSpec, trained: TrainedModel, summary: dict[str, Any]) -> Path:
-    """Write the run directory atomically: a temporary sibling renamed when complete."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        (tmp / "config.yaml").write_text(yaml.safe_dump(spec.to_config(), sort_keys=False))
-        with open(tmp / "metrics.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=["epoch", "split", "loss", "accuracy"])
-            writer.writeheader()
-            writer.writerows(trained.history)
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=True) + "\n")
-        torch.save(trained.state_dict, tmp / "model.pt")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
-
-
 def train(config: str | Path | dict[str, Any] | RunSpec, out: str | Path | None = None,
           overrides: Sequence[str] = (), device: str | None = None,
-          progress: bool = False) -> RunResult:
-    """Train one model from a run config (a YAML path, a dict or a RunSpec).
+          progress: bool = False, overwrite: bool = False) -> RunResult:
+    """Train one model from a run config (a YAML path, a dict or a RunSpec), and write its
+    run directory to `out` when given.
+
+    `out` must not exist or be an empty directory; `overwrite=True` also replaces a run
+    directory there (and only that: see `run_dir.check_run_out`). Both are checked before
+    training, so a refused `out` costs nothing and is left as it is.
 
     Example:
         >>> import nnstudy
@@ -139,6 +139,8 @@ def train(config: str | Path | dict[str, Any] | RunSpec, out: str | Path | None 
     from nnstudy.data import load_data
 
     spec = load_run_spec(config, tuple(overrides))
+    if out is not None:
+        check_run_out(Path(out), overwrite)
     if device is not None:
         spec = spec.model_copy(update={"device": device})
     bundle = load_data(spec.data)
@@ -167,7 +169,8 @@ def train(config: str | Path | dict[str, Any] | RunSpec, out: str | Path | None 
     summary = build_summary(trained, bundle.input_shape, wall, flops, len(bundle.train))
     summary["data"] = data_summary(bundle)
     features.annotate(summary)
-    out_dir = write_run_dir(Path(out), spec, trained, summary) if out is not None else None
+    out_dir = (write_run_dir(Path(out), spec, trained, summary, overwrite)
+               if out is not None else None)
     return RunResult(spec=spec, summary=summary, history=trained.history, model=model,
                      out_dir=out_dir)
 

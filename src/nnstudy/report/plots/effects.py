@@ -21,6 +21,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from nnstudy.errors import ConfigError
+from nnstudy.report.labels import format_value
 from nnstudy.report.plots.figure import WRONG, add_caption, new_figure
 from nnstudy.report.plots.frames import (
     configurations,
@@ -30,7 +31,7 @@ from nnstudy.report.plots.frames import (
 )
 from nnstudy.report.plots.intervals import t_interval
 from nnstudy.report.plots.sweep import numeric_positions
-from nnstudy.report.plots.text import format_value, is_accuracy, metric_label, percent_axis
+from nnstudy.report.plots.text import is_accuracy, metric_label, percent_axis
 
 
 def plot_main_effects(

@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from nnstudy.report.labels import format_value
 from nnstudy.report.plots.figure import MISSING_GREY, WRONG, add_caption, new_figure
 from nnstudy.report.plots.frames import (
     configurations,
@@ -28,7 +29,7 @@ from nnstudy.report.plots.frames import (
     require_columns,
 )
 from nnstudy.report.plots.intervals import t_interval
-from nnstudy.report.plots.text import format_metric, format_value, is_accuracy, metric_label
+from nnstudy.report.plots.text import format_metric, is_accuracy, metric_label
 
 
 @dataclass

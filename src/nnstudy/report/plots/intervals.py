@@ -13,6 +13,8 @@ from typing import Literal, NamedTuple
 import numpy as np
 from scipy import stats
 
+from nnstudy.study.statistics import finite_values, mean_ci
+
 Band = Literal["ci", "minmax"]
 BANDS = ("ci", "minmax")
 
@@ -26,39 +28,16 @@ class Interval(NamedTuple):
     n: int
 
 
-def finite(values: Iterable[float]) -> np.ndarray:
-    """The finite values as a float array (NaN, inf and None dropped)."""
-    array = np.asarray([np.nan if v is None else v for v in values], dtype=float)
-    return array[np.isfinite(array)]
-
-
 def t_interval(values: Iterable[float], level: float = 0.95) -> Interval:
-    """The mean and its Student t confidence interval:
-
-        mean = sum(x) / n
-        s    = sqrt(sum((x - mean)^2) / (n - 1))
-        h    = t_{(1 + level) / 2, n - 1} * s / sqrt(n)
-        CI   = [mean - h, mean + h]
-
-    With one value the bounds are NaN (one seed gives no interval, and none is invented);
-    with none, everything is NaN.
-    """
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level}")
-    x = finite(values)
-    n = int(x.size)
-    if n == 0:
-        return Interval(math.nan, math.nan, math.nan, 0)
-    mean = float(x.mean())
-    if n == 1:
-        return Interval(mean, math.nan, math.nan, 1)
-    half = float(stats.t.ppf((1 + level) / 2, n - 1)) * float(x.std(ddof=1)) / math.sqrt(n)
-    return Interval(mean, mean - half, mean + half, n)
+    """The mean and its Student t confidence interval (`nnstudy.study.statistics.mean_ci`):
+    NaN bounds for one value (one seed gives no interval), everything NaN for none."""
+    mean, _, lo, hi, n = mean_ci(values, level)
+    return Interval(mean, lo, hi, n)
 
 
 def min_max(values: Iterable[float]) -> Interval:
     """The mean with the smallest and largest value as bounds (NaN bounds for one value)."""
-    x = finite(values)
+    x = finite_values(values)
     n = int(x.size)
     if n == 0:
         return Interval(math.nan, math.nan, math.nan, 0)

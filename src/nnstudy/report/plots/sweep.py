@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
 
+from nnstudy.report.labels import format_value, short_key
 from nnstudy.report.plots.figure import WRONG, add_caption, category_colour, new_figure
 from nnstudy.report.plots.frames import (
     configurations,
@@ -28,13 +29,7 @@ from nnstudy.report.plots.frames import (
     require_columns,
 )
 from nnstudy.report.plots.intervals import t_interval
-from nnstudy.report.plots.text import (
-    format_value,
-    is_accuracy,
-    metric_label,
-    percent_axis,
-    short_key,
-)
+from nnstudy.report.plots.text import is_accuracy, metric_label, percent_axis
 
 
 def numeric_positions(values: Sequence[Any]) -> tuple[np.ndarray, bool] | None:

@@ -9,40 +9,13 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.ticker import PercentFormatter
 
-
-def format_value(value: Any) -> str:
-    """A grid value as a person writes it: 0.001, 1e-05, [100, 100], adam."""
-    if isinstance(value, bool | np.bool_):
-        return str(bool(value))
-    if isinstance(value, float | np.floating):
-        return format(float(value), "g")
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, list | tuple | np.ndarray):
-        return "[" + ", ".join(format_value(v) for v in value) + "]"
-    return str(value)
-
-
-def short_key(key: str, keys: Sequence[str] = ()) -> str:
-    """The last part of a dotted key (`train.lr` -> `lr`), or the whole key when another key
-    in `keys` ends the same way."""
-    last = key.rsplit(".", 1)[-1]
-    clash = [k for k in keys if k != key and k.rsplit(".", 1)[-1] == last]
-    return key if clash else last
+from nnstudy.report import labels
 
 
 def config_label(values: dict[str, Any], keys: Sequence[str] | None = None) -> str:
-    """A configuration's name: strings stand alone, numbers get their short key:
-    {train.optimizer: adam, train.lr: 0.001} -> `adam lr 0.001`; no keys -> `all trials`."""
-    keys = list(values) if keys is None else list(keys)
-    parts = []
-    for key, value in values.items():
-        text = format_value(value)
-        if key == "variant" or isinstance(value, str):
-            parts.append(text)
-        else:
-            parts.append(f"{short_key(key, keys)} {text}")
-    return " ".join(p for p in parts if p) or "all trials"
+    """A configuration's name as the report writes it (`adam lr 0.001`, see
+    `nnstudy.report.labels.config_label`); no keys -> `all trials`."""
+    return labels.config_label(values, keys) if values else "all trials"
 
 
 _METRIC_WORDS = {

@@ -1,4 +1,4 @@
-"""Statistics of a study, checked against figures computed by hand.
+"""Aggregation of a study's trial table, checked against figures computed by hand.
 
 Quantiles and p-values are cross-checked with closed forms of Student's t distribution:
   df = 1 (Cauchy):  F(t) = 1/2 + atan(t) / pi
@@ -13,23 +13,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from scipy import stats as sps
 
 from nnstudy.errors import ConfigError
-from nnstudy.study.stats import (
-    aggregate,
-    best_per,
-    compare,
-    config_label,
-    grid_keys,
-    main_effects,
-    mean_ci,
-    metric_column,
-    paired_t,
-    welch_t,
-)
+from nnstudy.study.aggregate import aggregate, best_per, compare, compare_per, main_effects
+from nnstudy.study.trials import grid_keys, metric_column
 
 NAN = math.nan
 OPT, LR, DROP = "train.optimizer", "train.lr", "model.mlp.dropout"
@@ -90,98 +77,6 @@ def grid(losses: dict[tuple[str, float], list[float]], status: dict | None = Non
     return frame(rows)
 
 
-# --------------------------------------------------------------------------- mean_ci
-
-def test_mean_ci_matches_hand_computation_with_t_quantile():
-    mean, std, lo, hi, n = mean_ci([1.0, 2.0, 4.0])
-    # mean 7/3; squared deviations 16/9 + 1/9 + 25/9 = 42/9; s^2 = 21/9
-    assert n == 3
-    assert mean == pytest.approx(7 / 3)
-    assert std == pytest.approx(math.sqrt(21 / 9))
-    t = t_quantile_df2(0.975)
-    assert t == pytest.approx(4.303, abs=5e-4)  # the textbook table value
-    half = t * math.sqrt(21 / 9) / math.sqrt(3)
-    assert (lo, hi) == pytest.approx((7 / 3 - half, 7 / 3 + half), rel=1e-12)
-
-
-def test_mean_ci_level_changes_the_quantile():
-    _, _, lo, hi, _ = mean_ci([1.0, 2.0, 4.0], level=0.90)
-    half = t_quantile_df2(0.95) * math.sqrt(21 / 9) / math.sqrt(3)
-    assert hi - lo == pytest.approx(2 * half, rel=1e-12)
-
-
-def test_mean_ci_two_values_uses_cauchy_quantile():
-    mean, std, lo, hi, n = mean_ci([0.5, 0.7])
-    t = math.tan(math.pi * (0.975 - 0.5))  # 12.706
-    half = t * std / math.sqrt(2)
-    assert (n, mean, std) == (2, pytest.approx(0.6), pytest.approx(math.sqrt(0.02)))
-    assert (lo, hi) == pytest.approx((0.6 - half, 0.6 + half))
-
-
-def test_mean_ci_one_value_has_no_interval():
-    mean, std, lo, hi, n = mean_ci([0.3])
-    assert (mean, n) == (0.3, 1)
-    assert math.isnan(std) and math.isnan(lo) and math.isnan(hi)
-
-
-def test_mean_ci_drops_nan_and_inf_and_empty_is_nan():
-    assert mean_ci([1.0, NAN, 3.0, math.inf])[0] == 2.0
-    assert mean_ci([1.0, NAN, 3.0, math.inf])[4] == 2
-    mean, _, _, _, n = mean_ci([NAN])
-    assert n == 0 and math.isnan(mean)
-
-
-def test_mean_ci_rejects_a_level_outside_zero_one():
-    with pytest.raises(ValueError, match="level"):
-        mean_ci([1.0, 2.0], level=95)
-
-
-# --------------------------------------------------------------------------- tests
-
-def test_paired_t_matches_hand_computation():
-    a, b = [0.20, 0.22, 0.19], [0.23, 0.25, 0.21]
-    d = [-0.03, -0.03, -0.02]
-    dbar = sum(d) / 3
-    sd = math.sqrt(sum((x - dbar) ** 2 for x in d) / 2)
-    t_hand = dbar / (sd / math.sqrt(3))
-    t, df, p = paired_t(a, b)
-    assert t == pytest.approx(t_hand) and t == pytest.approx(-8.0)
-    assert df == 2
-    assert p == pytest.approx(two_sided_p_df2(t_hand), rel=1e-9)
-
-
-def test_welch_df_matches_welch_satterthwaite_by_hand():
-    a, b = [1.0, 2.0, 3.0], [2.0, 4.0, 6.0, 8.0]
-    va, vb = 1.0 / 3, (20 / 3) / 4  # s_a^2 = 1, s_b^2 = 20/3
-    t_hand = (2.0 - 5.0) / math.sqrt(va + vb)
-    df_hand = (va + vb) ** 2 / (va**2 / 2 + vb**2 / 3)
-    t, df, p = welch_t(a, b)
-    assert t == pytest.approx(t_hand) and df == pytest.approx(df_hand)
-    assert df == pytest.approx(4.0754716981, rel=1e-9)
-    assert p == pytest.approx(sps.ttest_ind(a, b, equal_var=False).pvalue, rel=1e-9)
-
-
-def test_tests_degenerate_when_differences_are_constant():
-    assert paired_t([1.0, 2.0], [1.0, 2.0])[2] == 1.0
-    t, _, p = paired_t([1.0, 2.0], [0.5, 1.5])
-    assert t == math.inf and p == 0.0
-    assert welch_t([1.0, 1.0], [1.0, 1.0])[2] == 1.0
-
-
-@settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.floats(-10, 10), st.floats(-10, 10)), min_size=2, max_size=8))
-def test_paired_t_agrees_with_scipy_ttest_rel(pairs):
-    a, b = zip(*pairs, strict=True)
-    d = np.subtract(a, b)
-    if np.std(d) < 1e-6 * (1 + np.abs(d).max()):
-        return
-    t, df, p = paired_t(a, b)
-    ref = sps.ttest_rel(a, b)
-    assert t == pytest.approx(ref.statistic, rel=1e-6)
-    assert p == pytest.approx(ref.pvalue, rel=1e-6, abs=1e-12)
-    assert df == len(pairs) - 1
-
-
 # --------------------------------------------------------------------------- aggregate
 
 def test_aggregate_mean_and_interval_per_configuration():
@@ -197,7 +92,7 @@ def test_aggregate_mean_and_interval_per_configuration():
     assert (row["valid_loss_lo"], row["valid_loss_hi"]) == pytest.approx((mean - half,
                                                                           mean + half))
     assert row["test_accuracy_mean"] == pytest.approx(1 - mean - 0.01)
-    assert row["label"] == "adam lr 0.001"
+    assert row["config"] == "train.optimizer=adam train.lr=0.001"
     assert row["n"] == 3 and row["n_diverged"] == 0
 
 
@@ -226,7 +121,7 @@ def test_aggregate_groups_list_values_and_counts_pending():
             for h, s, st_, v in [([100], 0, "done", 0.3), ([100], 1, "done", 0.5),
                                  ([100, 100], 0, "done", 0.2), ([100, 100], 1, "pending", NAN)]]
     table = aggregate(frame(rows), ["model.mlp.hidden"], ["valid_loss"])
-    assert list(table["label"]) == ["hidden [100]", "hidden [100, 100]"]
+    assert list(table["model.mlp.hidden"]) == [[100], [100, 100]]
     assert list(table["valid_loss_mean"]) == pytest.approx([0.4, 0.2])
     assert list(table["n_pending"]) == [0, 1]
 
@@ -239,14 +134,11 @@ def test_metric_names_resolve_to_best_columns_and_unknown_names_the_metric():
         aggregate(trials, [OPT], ["valid_los"])
 
 
-def test_grid_keys_and_labels():
+def test_grid_keys_are_the_variant_then_the_non_standard_columns():
     trials = grid({("adam", 0.001): [0.3]})
     assert grid_keys(trials) == [OPT, LR]
     trials["variant"] = "no-normalization"
     assert grid_keys(trials) == ["variant", OPT, LR]
-    assert config_label({OPT: "adam", LR: 0.001}) == "adam lr 0.001"
-    assert config_label({"variant": "wide", LR: 1e-5, "train.schedule.lr": 2}) == \
-        "wide train.lr 1e-05 train.schedule.lr 2"
 
 
 # --------------------------------------------------------------------------- compare
@@ -257,17 +149,17 @@ def test_compare_distinguishable_with_paired_test_by_hand():
                    ("rmsprop", 0.001): [0.23, 0.25, 0.21]})
     result = compare(trials, [OPT, LR], "valid_loss", "min")
     p = two_sided_p_df2(-8.0)  # d = adam - rmsprop = (-0.03, -0.03, -0.02): t = -8
-    assert (result.best, result.runner_up, result.test) == ("adam lr 0.001",
-                                                            "rmsprop lr 0.001", "paired")
+    assert result.best_values == {OPT: "adam", LR: 0.001}
+    assert result.runner_up_values == {OPT: "rmsprop", LR: 0.001}
+    assert (result.test, result.n_seeds, result.df) == ("paired", 3, 2)
+    assert result.best_mean == pytest.approx(0.61 / 3)
+    assert result.runner_up_mean == pytest.approx(0.69 / 3)
     assert result.statistic == pytest.approx(-8.0)
-    assert result.p_value == pytest.approx(p)
+    assert result.p_value == pytest.approx(p) and p < 0.05
     assert result.distinguishable is True
-    assert result.sentence == ("adam lr 0.001 is best, distinguishable from rmsprop lr 0.001 "
-                               f"at 95% (p = {p:.2f}, 3 seeds)")
-    assert f"{p:.2f}" == "0.02"
 
 
-def test_compare_not_distinguishable_sentence():
+def test_compare_not_distinguishable_when_p_is_above_one_minus_level():
     trials = grid({("adam", 0.001): [0.20, 0.25, 0.19], ("rmsprop", 0.001): [0.21, 0.24, 0.22]})
     d = [-0.01, 0.01, -0.03]
     dbar = sum(d) / 3
@@ -275,15 +167,13 @@ def test_compare_not_distinguishable_sentence():
     p = two_sided_p_df2(dbar / (sd / math.sqrt(3)))
     result = compare(trials, [OPT, LR], "valid_loss", "min")
     assert result.distinguishable is False
-    assert result.p_value == pytest.approx(p)
-    assert result.sentence == ("adam lr 0.001 is best, but not distinguishable from "
-                               f"rmsprop lr 0.001 at 95% (p = {p:.2f}, 3 seeds)")
+    assert result.p_value == pytest.approx(p) and p > 0.05
 
 
 def test_compare_max_mode_for_accuracy():
     trials = grid({("adam", 0.001): [0.20, 0.22, 0.19], ("rmsprop", 0.001): [0.23, 0.25, 0.21]})
     result = compare(trials, [OPT, LR], "valid_accuracy", "auto")
-    assert result.mode == "max" and result.best == "adam lr 0.001"
+    assert result.mode == "max" and result.best_values == {OPT: "adam", LR: 0.001}
     assert result.statistic == pytest.approx(8.0)
 
 
@@ -297,7 +187,7 @@ def test_compare_pairs_only_the_shared_seeds():
     assert result.test == "paired" and result.n_seeds == 2
     assert result.statistic == pytest.approx(t)
     assert result.p_value == pytest.approx(two_sided_p_df1(t))
-    assert result.sentence.endswith(f"(p = {two_sided_p_df1(t):.2f}, 2 seeds)")
+    assert (result.seeds_best, result.seeds_runner_up) == (3, 2)
 
 
 def test_compare_uses_welch_when_seeds_are_not_shared():
@@ -309,17 +199,16 @@ def test_compare_uses_welch_when_seeds_are_not_shared():
     result = compare(frame(rows), [OPT], "valid_loss", "min")
     assert result.test == "welch"
     assert result.df == pytest.approx(4.0754716981, rel=1e-9)
-    assert result.sentence.startswith("adam is best, but not distinguishable from sgd at 95%")
-    assert result.sentence.endswith("Welch, 3 and 4 seeds)")
+    assert result.best_values == {OPT: "adam"} and result.distinguishable is False
+    assert (result.seeds_best, result.seeds_runner_up, result.n_seeds) == (3, 4, 3)
 
 
-def test_compare_with_one_seed_says_it_cannot_tell():
+def test_compare_with_one_seed_makes_no_test():
     trials = grid({("adam", 0.001): [0.20], ("rmsprop", 0.001): [0.23]})
     result = compare(trials, [OPT, LR], "valid_loss", "min")
     assert result.test == "none" and result.distinguishable is None
     assert math.isnan(result.p_value)
-    assert result.sentence == ("one seed: cannot tell whether adam lr 0.001 is better than "
-                               "rmsprop lr 0.001 (run more seeds)")
+    assert (result.seeds_best, result.seeds_runner_up) == (1, 1)
 
 
 def test_compare_ignores_diverged_configurations():
@@ -327,15 +216,28 @@ def test_compare_ignores_diverged_configurations():
                    ("sgd", 0.1): [0.3, 0.4]},
                   status={("adam", 1.0, 0): "diverged", ("adam", 1.0, 1): "diverged"})
     result = compare(trials, [OPT, LR], "valid_loss", "min")
-    assert (result.best, result.runner_up) == ("adam lr 0.001", "sgd lr 0.1")
+    assert result.best_values == {OPT: "adam", LR: 0.001}
+    assert result.runner_up_values == {OPT: "sgd", LR: 0.1}
 
 
 def test_compare_with_one_or_no_configuration():
-    one = grid({("adam", 0.001): [0.2, 0.3]})
-    assert compare(one, [OPT, LR], "valid_loss").sentence == \
-        "adam lr 0.001 is the only configuration with results"
+    one = compare(grid({("adam", 0.001): [0.2, 0.3]}), [OPT, LR], "valid_loss")
+    assert one.best_values == {OPT: "adam", LR: 0.001} and one.runner_up_values is None
+    assert one.test == "none" and one.best_mean == pytest.approx(0.25)
     none = grid({("adam", 1.0): [NAN]}, status={("adam", 1.0, 0): "diverged"})
-    assert compare(none, [OPT, LR], "valid_loss").best is None
+    assert compare(none, [OPT, LR], "valid_loss").best_values is None
+
+
+def test_compare_per_group_only_where_there_is_a_choice():
+    trials = grid({("sgd", 0.01): [0.60, 0.62], ("sgd", 0.1): [0.40, 0.44],
+                   ("adam", 0.001): [0.20, 0.24]})
+    within = compare_per(trials, [OPT, LR], [OPT], "valid_loss", "min")
+    assert [values for values, _ in within] == [{OPT: "sgd"}]
+    sgd = within[0][1]
+    assert sgd.best_values == {OPT: "sgd", LR: 0.1}
+    assert sgd.runner_up_values == {OPT: "sgd", LR: 0.01}
+    assert sgd.statistic == pytest.approx(
+        compare(trials.iloc[:4], [OPT, LR], "valid_loss", "min").statistic)
 
 
 # --------------------------------------------------------------------------- best_per
@@ -347,8 +249,8 @@ def test_best_per_optimizer_picks_the_best_learning_rate_of_each():
                   status={("adadelta", 1.0, 0): "diverged", ("adadelta", 1.0, 1): "diverged"})
     table = best_per(trials, [OPT, LR], "valid_loss", "min", per=[OPT])
     assert list(table[OPT]) == ["sgd", "adam", "adadelta"]
-    assert list(table[LR][:2]) == [0.1, 0.001]
-    assert list(table["label"]) == ["lr 0.1", "lr 0.001", "none finished"]
+    assert list(table[LR][:2]) == [0.1, 0.001] and pd.isna(table[LR].iloc[2])
+    assert list(table["select_n"]) == [2, 2, 0]
     adam = table.iloc[1]
     half = math.tan(math.pi * 0.475) * math.sqrt(0.02**2 * 2) / math.sqrt(2)
     assert adam["select_mean"] == pytest.approx(0.22)
@@ -364,7 +266,9 @@ def test_best_per_optimizer_picks_the_best_learning_rate_of_each():
 def test_best_per_overall_and_by_accuracy():
     trials = grid({("sgd", 0.1): [0.40, 0.44], ("adam", 0.001): [0.20, 0.24]})
     overall = best_per(trials, [OPT, LR], "valid_accuracy", "max", per=[])
-    assert len(overall) == 1 and overall.iloc[0]["label"] == "adam lr 0.001"
+    assert len(overall) == 1
+    assert (overall.iloc[0][OPT], overall.iloc[0][LR]) == ("adam", 0.001)
+    assert overall.iloc[0]["select_mean"] == pytest.approx(0.78)
     with pytest.raises(ConfigError, match=r"select\.per"):
         best_per(trials, [OPT, LR], "valid_loss", "min", per=["train.momentum"])
 
@@ -392,21 +296,22 @@ def test_main_effects_paired_over_other_keys_and_seeds_by_hand():
     assert (row["diff_lo"], row["diff_hi"]) == pytest.approx((0.004 - half, 0.004 + half))
     assert row["n_pairs"] == 4
     assert row["mean"] == pytest.approx(np.mean(list(base.values())) + 0.004)
-    assert row["text"] == (f"dropout 0.5: +0.4 points [{100 * (0.004 - half):+.1f}, "
-                           f"{100 * (0.004 + half):+.1f}]")
-    assert row["text"] == "dropout 0.5: +0.4 points [+0.1, +0.7]"
+    assert not row["reference"]
     reference = effects[(effects["key"] == DROP) & (effects["value"] == 0.0)].iloc[0]
-    assert reference["text"] == "dropout 0: reference"
+    assert reference["reference"] and reference["diff"] == 0.0
+    assert math.isnan(reference["diff_lo"])
     lr = effects[(effects["key"] == LR) & (effects["value"] == 0.1)].iloc[0]
     # lr 0.1 - lr 0.01 per (dropout, seed): -0.020, -0.020, -0.018, -0.018
     assert lr["diff"] == pytest.approx(-0.019)
 
 
-def test_main_effects_losses_are_plain_differences_and_one_pair_has_no_interval():
+def test_main_effects_one_pair_has_a_difference_but_no_interval():
     rows = [trial({DROP: 0.0}, 0, valid_loss=0.30), trial({DROP: 0.5}, 0, valid_loss=0.25)]
     effects = main_effects(frame(rows), [DROP], "valid_loss")
-    assert list(effects["text"]) == ["dropout 0: reference",
-                                     "dropout 0.5: -0.0500 (one pair: no interval)"]
+    assert list(effects["reference"]) == [True, False]
+    row = effects.iloc[1]
+    assert row["diff"] == pytest.approx(-0.05) and row["n_pairs"] == 1
+    assert math.isnan(row["diff_lo"]) and math.isnan(row["diff_hi"])
 
 
 def test_main_effects_skip_diverged_cells_and_single_valued_keys():
@@ -430,3 +335,16 @@ def test_results_do_not_depend_on_the_frame_index():
     pd.testing.assert_frame_equal(a.loc[["adam", "rmsprop"]], b.loc[["adam", "rmsprop"]])
     assert compare(shuffled, [OPT, LR], "valid_loss").p_value == pytest.approx(
         compare(trials, [OPT, LR], "valid_loss").p_value)
+
+
+def test_no_keys_make_one_configuration_of_every_trial():
+    # With no grid keys every trial is the one configuration (pandas >= 2.1 iterates a
+    # frame of no columns as no rows; the grouping must not depend on that).
+    trials = grid({("adam", 0.001): [0.20, 0.22, 0.19]})
+    table = aggregate(trials, [], ["valid_loss"])
+    assert len(table) == 1 and table.iloc[0]["n"] == 3
+    assert table.iloc[0]["valid_loss_mean"] == pytest.approx(0.61 / 3)
+    best = best_per(trials, [], "valid_loss", "min")
+    assert len(best) == 1 and best.iloc[0]["select_n"] == 3
+    assert compare(trials, [], "valid_loss").best_values == {}
+    assert aggregate(trials.iloc[:0], [], ["valid_loss"]).empty
