@@ -146,7 +146,7 @@ def test_a_file_that_is_not_a_state_dict_says_so(tmp_path, content, message):
         path.write_bytes(content)
     else:
         torch.save(content, path)
-    with pytest.raises(ConfigError, match="^model.features.weights: ") as err:
+    with pytest.raises(ConfigError, match=r"^model\.features\.weights: ") as err:
         cut_backbone(features(weights=str(path)), SHAPE)
     assert message in str(err.value)
 

@@ -3,7 +3,6 @@ pass), cached under everything they depend on, heads equal to plain loops, fine-
 to a plain loop, and summaries that count the backbone once per example."""
 
 import json
-import math
 
 import pytest
 import torch
@@ -338,7 +337,8 @@ def test_cli_without_a_network_says_so_in_one_line(tmp_path, capsys, monkeypatch
 
     monkeypatch.setattr(urllib.request, "urlopen", offline)
     cfg = {"data": DATA, "model": {"features": {"backbone": "alexnet", "layer": "features.8",
-                                                "weights": "imagenet"}, "head": HEAD}}
+                                                "weights": "imagenet"}, "head": HEAD},
+           "train": {"epochs": 1}}
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg))
     assert run_cli(["train", str(path), "--out", str(tmp_path / "r"), "-q"]) == 2
