@@ -215,6 +215,15 @@ def test_finetune_trains_the_last_k_layers_as_a_plain_torch_step(digits, weights
                      "head.fc1.bias", "head.fc2.weight", "head.fc2.bias"}
 
 
+def test_the_numpy_engine_trains_heads_on_features_but_does_not_fine_tune(digits, weights):
+    _, path = weights
+    cfg = config(path, train={"engine": "numpy", "epochs": 1})
+    prepared = prepare_features(spec(cfg), digits)
+    assert prepared.bundle.input_shape == (24,)
+    with pytest.raises(ConfigError, match=r"^train\.engine: numpy trains MLPs on vectors"):
+        prepare_features(spec(config(path, finetune=1, train={"engine": "numpy"})), digits)
+
+
 def test_fine_tuning_models_train_together_as_alone(digits, weights):
     _, path = weights
     cfg = config(path, finetune=2, train={"epochs": 1, "batch_size": 64})

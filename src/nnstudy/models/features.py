@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -174,7 +174,6 @@ class Cut:
     seed: int | None
     names: tuple[str, ...]          # every module name of the whole backbone
     with_weights: tuple[str, ...]   # the kept modules that hold weights, in the order run
-    notes: tuple[str, ...] = field(default=())
 
     def describe_weights(self) -> str:
         return self.weights.describe(self.seed)

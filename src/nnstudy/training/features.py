@@ -114,6 +114,9 @@ def prepare_features(specs: RunSpec | Sequence[RunSpec], bundle, *, progress: bo
     findings = [_random_finding(cut)] if cut.weights.path is None else []
     say = _Say(progress)
     if features.finetune:
+        if any(s.train.engine == "numpy" for s in specs):
+            raise ConfigError("train.engine: numpy trains MLPs on vectors; fine-tuning a "
+                              "backbone (model.features.finetune) needs engine torch")
         info["cache"] = {"source": "none", "why": (
             f"fine-tuning {', '.join(extractor.trainable)}: the backbone trains, so it runs at "
             "every training step")}
