@@ -32,7 +32,7 @@ from nnstudy.analysis.training_cost import META_MACS, META_PARAMS, measure_train
 from nnstudy.errors import ConfigError, ShapeError
 from nnstudy.models.layers import kind_of_module
 
-__all__ = ["inspect", "layer_kind"]
+__all__ = ["inspect", "inspect_module", "layer_kind"]
 
 _OP_KINDS = {
     "conv": ("convolution",),
@@ -279,6 +279,19 @@ def inspect(
         layer (the message names it).
     """
     model, shape, default_name = _resolve(model_or_spec, input_shape, num_classes)
+    from nnstudy.models.features import FeatureExtractor
+
+    if isinstance(model, FeatureExtractor):
+        from nnstudy.analysis.features import inspect_features
+
+        return inspect_features(model, name=name or default_name, training=training)
+    return inspect_module(model, shape, name=name or default_name, training=training)
+
+
+def inspect_module(model: nn.Module, shape: tuple[int, ...], *, name: str,
+                   training: bool = True) -> Summary:
+    """`inspect` of a module as it is (no features view): one row per layer, totals,
+    and with `training` the counted training step."""
     counter = _forward(model, shape)
     builders, credited, bias_ids = _build_rows(model, counter)
     rows = []
@@ -308,7 +321,7 @@ def inspect(
         large = macs > META_MACS or sum(p.numel() for p in params) > META_PARAMS
         cost = measure_training_cost(model, shape, meta=large)
     return Summary(
-        model=name or default_name,
+        model=name,
         input_shape=shape,
         rows=tuple(rows),
         total_params=sum(p.numel() for p in params),
@@ -319,6 +332,8 @@ def inspect(
         uncounted=counter.uncounted(),
         collapse=tuple(run.describe() for run in affine_runs(model)),
         training=cost,
+        containers=tuple(n for n, m in model.named_modules()
+                         if n and next(m.children(), None) is not None),
     )
 
 

@@ -117,6 +117,9 @@ class Summary:
     uncounted: dict[str, int] = field(default_factory=dict)
     collapse: tuple[str, ...] = ()
     training: TrainingCost | None = None
+    #: Modules that hold other modules (`features`, `classifier`): not rows, but names of
+    #: the model too (a features model's `layer` may be one).
+    containers: tuple[str, ...] = ()
 
     @property
     def cost(self) -> OpCost:
@@ -169,6 +172,7 @@ class Summary:
             "uncounted": dict(self.uncounted),
             "unused_params": self.unused_params,
             "collapse": list(self.collapse),
+            "containers": list(self.containers),
         }
 
     def table(self, bias: bool = True) -> tuple[list[str], list[list[str]], list[str]]:
@@ -240,6 +244,10 @@ class Summary:
                 f"Unused parameters: {format_count(self.unused_params)} (no operator read them)"
             )
         lines += [f"Collapse: {message}" for message in self.collapse]
+        if self.containers:
+            lines.append(
+                "Containers (modules holding the rows' modules; also names of the model, "
+                f"e.g. for model.features.layer): {', '.join(self.containers)}")
         return lines
 
     def to_markdown(self, bias: bool = True) -> str:

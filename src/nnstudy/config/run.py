@@ -40,6 +40,24 @@ class RunSpec(Spec):
     def _parse_model(cls, value: Any) -> Any:
         return parse_model_spec(value).to_config()
 
+    @model_validator(mode="after")
+    def _features_seed(self) -> RunSpec:
+        """A random backbone (no weights) is seeded by the run's seed, written into the
+        model so that the resolved config says which backbone it was, and trials of other
+        seeds (other backbones, other features) do not share a group."""
+        model = self.model
+        features = model.get("features") if isinstance(model, dict) else None
+        if not isinstance(features, dict):
+            return self
+        if features.get("finetune") and self.train.init != "default":
+            raise ConfigError(  # not a ValueError: pydantic would prefix it with "config"
+                f"train.init: {self.train.init} would re-initialize the backbone layers that "
+                "model.features.finetune trains; leave init default with finetune")
+        if features.get("weights") is None and features.get("seed") is None:
+            filled = {**model, "features": {**features, "seed": self.train.seed}}
+            object.__setattr__(self, "model", filled)
+        return self
+
     @field_validator("device")
     @classmethod
     def _device(cls, value: str) -> str:

@@ -57,12 +57,16 @@ class AlexNetOptions(ZooOptions):
 
 @dataclass(frozen=True)
 class ZooModel:
-    """A named model: its options, and the input and classes it is made for."""
+    """A named model: its options, the input and classes it is made for, and the
+    normalization its published weights expect of that input (a preset of
+    `nnstudy.config.data.NORMALIZE_PRESETS`, or None): what a backbone's preprocessing
+    applies by default (`model.features.preprocess.normalize`)."""
 
     name: str
     options: type[ZooOptions]
     input_shape: Shape
     num_classes: int
+    normalize: str | None = None
 
     def check_options(self, options: dict[str, Any], where: str) -> ZooOptions:
         """The options parsed; errors name the key under `where`."""
@@ -84,6 +88,6 @@ ZOO: dict[str, ZooModel] = {
         ZooModel("cnn", NoOptions, (1, 28, 28), 10),
         ZooModel("lenet5", LeNetOptions, (1, 32, 32), 10),
         ZooModel("cifar_net", CifarNetOptions, (3, 32, 32), 10),
-        ZooModel("alexnet", AlexNetOptions, (3, 224, 224), 1000),
+        ZooModel("alexnet", AlexNetOptions, (3, 224, 224), 1000, normalize="imagenet"),
     ]
 }

@@ -21,7 +21,10 @@ from nnstudy.models.zoo import BUILDERS, cnn_layers, mlp_layers
 
 
 def spec_layers(model: ModelSpec, num_classes: int):
-    """The layer specs of a layer-list, builder or layer-based zoo spec (None for alexnet)."""
+    """The layer specs of a layer-list, builder or layer-based zoo spec (None for alexnet
+    and for a features model)."""
+    if model.features is not None:
+        return None
     if model.layers is not None:
         return list(model.layers)
     if model.mlp is not None:
@@ -36,7 +39,10 @@ def spec_layers(model: ModelSpec, num_classes: int):
 
 
 def default_input_shape(model: ModelSpec) -> Shape | None:
-    """The input a zoo model is made for (lenet5: 1x32x32); None for other specs."""
+    """The input a zoo model is made for (lenet5: 1x32x32), a features model's backbone's;
+    None for other specs."""
+    if model.features is not None:
+        return default_input_shape(model.features.backbone)
     return ZOO[model.zoo].input_shape if model.zoo is not None else None
 
 
@@ -51,6 +57,8 @@ def build_model(
 
     `num_classes` sizes the output layer of builders and zoo models; for a list of layers
     it is checked against the last layer when given. `seed` seeds the initial weights.
+    A features spec gives a `nnstudy.models.features.FeatureModel` (its backbone's weights
+    loaded, or random from `model.features.seed`; its head seeded by `seed` alone).
 
     Example:
         >>> from nnstudy.models import build_model
@@ -61,6 +69,10 @@ def build_model(
     spec = parse_model_spec(model)
     shape: Shape = tuple(int(s) for s in input_shape)
     k = num_classes if num_classes is not None else default_num_classes(spec)
+    if spec.features is not None:
+        from nnstudy.models.features import build_feature_model
+
+        return build_feature_model(spec, shape, k, seed)
     if seed is not None:
         torch.manual_seed(seed)
     layers = spec_layers(spec, k)

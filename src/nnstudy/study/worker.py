@@ -79,6 +79,7 @@ def run_group(payload: dict[str, Any]) -> dict[str, Any]:
     """
     from nnstudy.config.run import RunSpec
     from nnstudy.models import build_model
+    from nnstudy.training.features import prepare_features
     from nnstudy.training.run import build_summary, data_summary, training_flops
     from nnstudy.training.trainer import train_group
 
@@ -87,6 +88,8 @@ def run_group(payload: dict[str, Any]) -> dict[str, Any]:
     try:
         specs = [RunSpec.model_validate_json(c) for _, c in payload["trials"]]
         bundle = _bundle(specs[0].data.model_dump_json())
+        features = prepare_features(specs, bundle)  # a backbone's, computed once, cached
+        specs, bundle = features.specs, features.bundle
         start = time.perf_counter()
         if specs[0].train.engine == "numpy":  # one engine per group (`group_key`)
             from nnstudy.training.numpy_engine import train_with_numpy
@@ -104,6 +107,7 @@ def run_group(payload: dict[str, Any]) -> dict[str, Any]:
             share = wall * t.epochs_run / total_epochs
             summary = build_summary(t, bundle.input_shape, share, flops, len(bundle.train))
             summary["data"] = data_summary(bundle)
+            features.annotate(summary)
             summary["group_size"] = len(specs)
             summary["group_wall_time_s"] = round(wall, 3)
             buf = io.BytesIO()

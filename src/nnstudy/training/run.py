@@ -23,6 +23,7 @@ from nnstudy.config.run import RunSpec, load_run_spec
 from nnstudy.data.atomic import remove_stale_parts
 from nnstudy.training.budget import epochs_of
 from nnstudy.training.device import resolve_device
+from nnstudy.training.features import prepare_features
 from nnstudy.training.footprint import check_training_fits
 from nnstudy.training.run_dir import (
     check_disk_room,
@@ -168,6 +169,8 @@ def train(config: str | Path | dict[str, Any] | RunSpec, out: str | Path | None 
         spec = spec.model_copy(update={"device": device})
     bundle = load_data(spec.data)
     spec = spec.model_copy(update={"data": bundle.spec})
+    features = prepare_features(spec, bundle, progress=progress)  # a backbone's, cached
+    (spec,), bundle = features.specs, features.bundle
     params = check_training_fits(spec, bundle.input_shape, bundle.num_classes,
                                  resolve_device(spec.device))
     if out is not None and params is not None:
@@ -194,6 +197,7 @@ def train(config: str | Path | dict[str, Any] | RunSpec, out: str | Path | None 
     flops = training_flops(model, bundle.input_shape)
     summary = build_summary(trained, bundle.input_shape, wall, flops, len(bundle.train))
     summary["data"] = data_summary(bundle)
+    features.annotate(summary)
     out_dir = (write_run_dir(Path(out), spec, trained, summary, overwrite)
                if out is not None else None)
     return RunResult(spec=spec, summary=summary, history=trained.history, model=model,
