@@ -152,6 +152,7 @@ def resume(out: str | Path, workers: int | None = None, progress: bool = False) 
     """Run exactly the trials of `out` that are not done, with the study's thread count."""
     check_parallelism(workers)
     out = require_study_dir(out)  # before the lock, which would create study.lock
+    open_store(out, must_exist=True).close()  # a damaged study.db is refused before it too
     with StudyLock(out):
         store = open_store(out, must_exist=True)
         try:
