@@ -61,5 +61,6 @@ def test_cli_prints_the_head_of_the_report_it_wrote(tmp_path, capsys):
     head = report.split("\n## All configurations", 1)[0].rstrip()
     first, rest = printed.split("\n", 1)
     assert first.startswith("study tiny: 4 trials in ")
-    assert rest == f"{head}\nreport: {out / 'report.md'}  results: {out / 'results.csv'}\n"
+    assert rest == (f"{head}\nreport: {out / 'report.md'}  page: {out / 'report.html'}  "
+                    f"results: {out / 'results.csv'}\n")
     assert StudyReport(load_result(out)).head().rstrip() == head
