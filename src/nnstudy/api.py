@@ -27,16 +27,20 @@ class Study(runner.Study):
     results.csv and report.md into the study directory."""
 
     def run(self, out: str | Path | None = None, workers: int | None = None,
-            threads: int | None = None, progress: bool = False) -> StudyResult:
-        result = super().run(out, workers=workers, threads=threads, progress=progress)
+            threads: int | None = None, progress: bool = False, executor: str = "auto",
+            address: str | None = None) -> StudyResult:
+        result = super().run(out, workers=workers, threads=threads, progress=progress,
+                             executor=executor, address=address)
         StudyReport(result).write()
         return result
 
 
-def resume(out: str | Path, workers: int | None = None, progress: bool = False) -> StudyResult:
+def resume(out: str | Path, workers: int | None = None, progress: bool = False,
+           executor: str = "auto", address: str | None = None) -> StudyResult:
     """Run exactly the trials of the study in `out` that are not done, then write its
     results.csv and report.md."""
-    result = runner.resume(out, workers=workers, progress=progress)
+    result = runner.resume(out, workers=workers, progress=progress, executor=executor,
+                           address=address)
     StudyReport(result).write()
     return result
 

@@ -12,6 +12,11 @@ from nnstudy.cli.app import app, console, free_run_dir
 if TYPE_CHECKING:
     from nnstudy.study import StudyResult
 
+EXECUTOR_HELP = ("Where work units run: auto (inprocess for one unit or one worker, ray with "
+                 "--address, else local), inprocess, local (worker processes), ray.")
+ADDRESS_HELP = ("A Ray cluster's address (host:port of `ray start --head`); without it "
+                "--executor ray starts a local Ray instance and stops it at the end.")
+
 study_app = typer.Typer(help="Grids x seeds of training runs, stored in SQLite, resumable.",
                         no_args_is_help=True)
 app.add_typer(study_app, name="study")
@@ -37,21 +42,26 @@ def run_command(
     threads: int = typer.Option(None, "--threads",
                                 help="Torch threads per work unit [default: 1]."),
     set_: list[str] = typer.Option([], "--set", help="Override a key: --set train.epochs=5"),
+    executor: str = typer.Option("auto", "--executor", help=EXECUTOR_HELP),
+    address: str = typer.Option(None, "--address", help=ADDRESS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
 ) -> None:
     """Run every trial of a study; groups of trials that share an architecture train
     together. Writes study.db, results.csv and report.md."""
     from nnstudy.api import Study
     from nnstudy.config.study import check_parallelism
+    from nnstudy.study.executors import check_executor
 
     check_parallelism(workers, threads)
+    check_executor(executor, address)
     study = Study.from_yaml(study_file, set_)
     if out is None:  # a new directory: an earlier run of the same study is kept
         out = free_run_dir(Path("runs") / study.spec.dir_name)
     console.print(f"study {study.spec.name}: {len(study.plans)} trials in "
                   f"{len(study.groups)} group(s)", highlight=False, markup=False)
     result = study.run(out=out, workers=workers, threads=threads,
-                       progress=not quiet and console.is_terminal)
+                       progress=not quiet and console.is_terminal, executor=executor,
+                       address=address)
     _print_result(result)
 
 
@@ -59,14 +69,20 @@ def run_command(
 def resume_command(
     study_dir: Path = typer.Argument(..., help="Study directory to continue."),
     workers: int = typer.Option(None, "--workers", help="Worker processes [default: cores]."),
+    executor: str = typer.Option("auto", "--executor", help=EXECUTOR_HELP),
+    address: str = typer.Option(None, "--address", help=ADDRESS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
 ) -> None:
-    """Run exactly the trials that are not done (pending, running when killed, failed)."""
+    """Run exactly the trials that are not done (pending, running when killed, failed), on
+    any executor."""
     from nnstudy.api import resume
     from nnstudy.config.study import check_parallelism
+    from nnstudy.study.executors import check_executor
 
     check_parallelism(workers)
-    _print_result(resume(study_dir, workers=workers, progress=not quiet and console.is_terminal))
+    check_executor(executor, address)
+    _print_result(resume(study_dir, workers=workers, progress=not quiet and console.is_terminal,
+                         executor=executor, address=address))
 
 
 @study_app.command("status")
