@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
-from nnstudy.cli.app import app, console, free_run_dir
+from nnstudy.cli.app import app, console, err_console, free_run_dir
 
 if TYPE_CHECKING:
     from nnstudy.study import StudyResult
@@ -20,6 +22,18 @@ ADDRESS_HELP = ("A Ray cluster's address (host:port of `ray start --head`); with
 study_app = typer.Typer(help="Grids x seeds of training runs, stored in SQLite, resumable.",
                         no_args_is_help=True)
 app.add_typer(study_app, name="study")
+
+
+@contextlib.contextmanager
+def _resumable_on_ctrl_c(study_dir: Path) -> Iterator[None]:
+    """Ctrl-C: the executor has cancelled its units and the store holds every unit that
+    finished; say how to continue, exit code 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        err_console.print(f"interrupted; continue with `nnstudy study resume {study_dir}`",
+                          highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(130) from None
 
 
 def _print_result(result: StudyResult) -> None:
@@ -59,9 +73,10 @@ def run_command(
         out = free_run_dir(Path("runs") / study.spec.dir_name)
     console.print(f"study {study.spec.name}: {len(study.plans)} trials in "
                   f"{len(study.groups)} group(s)", highlight=False, markup=False)
-    result = study.run(out=out, workers=workers, threads=threads,
-                       progress=not quiet and console.is_terminal, executor=executor,
-                       address=address)
+    with _resumable_on_ctrl_c(out):
+        result = study.run(out=out, workers=workers, threads=threads,
+                           progress=not quiet and console.is_terminal, executor=executor,
+                           address=address)
     _print_result(result)
 
 
@@ -81,8 +96,10 @@ def resume_command(
 
     check_parallelism(workers)
     check_executor(executor, address)
-    _print_result(resume(study_dir, workers=workers, progress=not quiet and console.is_terminal,
-                         executor=executor, address=address))
+    with _resumable_on_ctrl_c(study_dir):
+        result = resume(study_dir, workers=workers, progress=not quiet and console.is_terminal,
+                        executor=executor, address=address)
+    _print_result(result)
 
 
 @study_app.command("status")
