@@ -144,7 +144,10 @@ def mlp_grid_001(d: Path) -> None:
 
 def two_layer_002(d: Path) -> None:
     r = load_result(d)
-    save(plot_main_effects(r.trials, r.keys, "best_valid_accuracy",
+    # The schedule is a mapping; its one varied number, gamma, makes a readable label.
+    trials = r.trials.assign(**{"lr decay": [s["gamma"] for s in r.trials["train.schedule"]]})
+    keys = ["lr decay" if k == "train.schedule" else k for k in r.keys]
+    save(plot_main_effects(trials, keys, "best_valid_accuracy",
                            title="Report 002: tuning the two-layer net"),
          "repro_two_layer_002.png")
 
