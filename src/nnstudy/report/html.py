@@ -160,6 +160,7 @@ STYLE = """
 .nnstudy-report th.sorted-asc::after{content:" \\25B2";font-size:10px}
 .nnstudy-report th.sorted-desc::after{content:" \\25BC";font-size:10px}
 .nnstudy-report .num{text-align:right;font-variant-numeric:tabular-nums}
+.nnstudy-report td:first-child{white-space:nowrap}
 .nnstudy-report tbody tr:nth-child(even){background:#fafafa}
 .nnstudy-report .scroll{overflow-x:auto}
 .nnstudy-report figure{margin:12px 0}

@@ -46,7 +46,7 @@ class ModelOnTest:
                                      class_names=self.bundle.classes,
                                      num_classes=self.bundle.num_classes, title=title)
 
-    def weights(self, title: str | None = None) -> Figure:
+    def weights(self, title: str | None = None, max_tiles: int = 32) -> Figure:
         """The first layer's weights as tiles; a softmax regression's tiles are titled by
         class (its first layer is its output layer)."""
         first = next((m for m in self.model.modules() if isinstance(m, nn.Linear | nn.Conv2d)),
@@ -55,7 +55,7 @@ class ModelOnTest:
                  and first.out_features == self.bundle.num_classes else None)
         columns = 10 if names is not None and len(names) > 8 else 8
         return plot_weight_tiles(self.model, self.bundle.input_shape, unit_names=names,
-                                 max_tiles=32, columns=columns, title=title)
+                                 max_tiles=max_tiles, columns=columns, title=title)
 
     def predictions(self, only_mistakes: bool = False, count: int = 20,
                     title: str | None = None) -> Figure:
