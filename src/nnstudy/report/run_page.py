@@ -64,6 +64,21 @@ def _overview(run: Any) -> str:
                             for k, v in items) + "</ul>"
 
 
+def _lead(summary: dict[str, Any]) -> str:
+    """The run in one sentence: its test result at the best epoch and what the diagnostics
+    found."""
+    test = summary.get("best", {}).get("test") or summary.get("best", {}).get("valid") or {}
+    split = "test" if summary.get("best", {}).get("test") else "valid"
+    codes = [d.get("code", "") for d in summary.get("diagnostics", [])]
+    found = (f"diagnostics found {', '.join(codes)} (see below)" if codes
+             else "no diagnostic fired")
+    result = (f"{split} accuracy {100 * test['accuracy']:.2f}% (loss {test['loss']:.4f})"
+              if test.get("accuracy") is not None else "no metrics")
+    return (f'<p class="verdict">{escape(summary.get("status", ""))}: {escape(result)} at the '
+            f"best epoch, {escape(summary.get('best_epoch'))} of "
+            f"{escape(summary.get('epochs_run'))}; {escape(found)}.</p>")
+
+
 def _metrics(run: Any) -> str:
     rows = [(split, fmt_float(m.get("loss")), f"{100 * m['accuracy']:.2f}%"
              if m.get("accuracy") is not None else "—")
@@ -102,7 +117,7 @@ def diagnostics_html(summary: dict[str, Any]) -> str:
 
 def run_body(run: Any) -> str:
     """The content of a run's page."""
-    out = [f"<h1>Run report: {escape(_name(run))}</h1>", _overview(run)]
+    out = [f"<h1>Run report: {escape(_name(run))}</h1>", _lead(run.summary), _overview(run)]
     out.append(section("Metrics at the best epoch", _metrics(run)
                        + "<p>The weights kept (model.pt) are those of the best epoch.</p>"))
     out.append(section("Learning curves", try_figure(lambda: run_curves(run),

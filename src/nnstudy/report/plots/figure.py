@@ -82,6 +82,7 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, path)
+        os.chmod(path, 0o644)  # the temporary file was created private
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
