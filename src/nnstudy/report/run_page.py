@@ -131,7 +131,7 @@ def run_body(run: Any) -> str:
                            "</p>"))
     else:
         out.append(section("Confusion matrix", try_figure(on_test.confusion,
-                                                          "confusion matrix")))
+                                                          "confusion matrix", size="small")))
         out.append(section("Weights as images", try_figure(on_test.weights,
                                                            "first-layer weights")))
         out.append(section("Predictions", try_figure(

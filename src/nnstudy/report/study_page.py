@@ -191,7 +191,8 @@ def kept_model_html(result: StudyResult, figures: StudyFigures,
     parts = [f"<p>The test split through the weights kept in models/ (keep_models: "
              f"{escape(policy)}"
              + ("; the best seed of each selected configuration" if policy == "best" else "")
-             + f"), best first by {escape(metric_title(figures.metric))}: the confusion "
+             + f"), ordered by each trial's own {escape(metric_title(figures.metric))}: the "
+             "confusion "
              "matrix, the first layer's weights as images (red raises a unit, blue lowers "
              "it), and the mistakes each model is surest of.</p>"]
     bundles: dict[str, object] = {}  # the data, loaded once for every model trained on it
@@ -207,7 +208,7 @@ def kept_model_html(result: StudyResult, figures: StudyFigures,
             continue
         parts.append(f"<h3>{escape(name)}</h3>")
         parts.append(try_figure(lambda o=on_test, n=name: o.confusion(f"{n}: test split"),
-                                f"confusion matrix of {name}"))
+                                f"confusion matrix of {name}", size="small"))
         parts.append(try_figure(lambda o=on_test: o.weights(max_tiles=16),
                                 f"first-layer weights of {name}"))
         parts.append(try_figure(lambda o=on_test: o.predictions(only_mistakes=True, count=10,
