@@ -32,12 +32,13 @@ class ModelOnTest:
     def outputs(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(confidence, predicted class) of every test example."""
         self.model.eval()
+        device = next(self.model.parameters()).device  # a model trained on a GPU stays there
         n = len(self.bundle.test)
         parts = []
         with torch.no_grad():
             for start in range(0, n, self.batch_size):  # the inputs as the trainer feeds them
                 x = self.bundle.batch("test", torch.arange(start, min(n, start + self.batch_size)))
-                parts.append(self.model(x).softmax(dim=1))
+                parts.append(self.model(x.to(device)).softmax(dim=1).cpu())
         return torch.cat(parts).max(dim=1)
 
     def confusion(self, title: str | None = None) -> Figure:
