@@ -2,9 +2,9 @@
 report.
 
 Two rooms meet here and nowhere else: `nnstudy.study` runs a study, stores it and returns a
-`StudyResult` (it never imports `nnstudy.report`); `nnstudy.report` writes results.csv and
-report.md from a StudyResult (it never trains or writes to the store). The functions below
-are what the README promises and what the CLI calls:
+`StudyResult` (it never imports `nnstudy.report`); `nnstudy.report` writes results.csv,
+report.md and report.html from a StudyResult (it never trains or writes to the store). The
+functions below are what the README promises and what the CLI calls:
 
 ```python
 import nnstudy
