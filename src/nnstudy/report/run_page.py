@@ -36,9 +36,10 @@ def run_on_test(run: Any) -> ModelOnTest:
 
 
 def _name(run: Any) -> str:
-    if run.out_dir is not None:
-        return run.out_dir.name
-    return str(run.spec.name or "run")
+    """The config's name, else the run directory's."""
+    if run.spec.name:
+        return str(run.spec.name)
+    return run.out_dir.name if run.out_dir is not None else "run"
 
 
 def _overview(run: Any) -> str:
