@@ -19,6 +19,7 @@ from pathlib import Path
 
 from nnstudy.report.study_report import StudyReport
 from nnstudy.study import runner
+from nnstudy.study.executors import Executor
 from nnstudy.study.result import StudyResult, load_result
 
 
@@ -27,8 +28,8 @@ class Study(runner.Study):
     results.csv and report.md into the study directory."""
 
     def run(self, out: str | Path | None = None, workers: int | None = None,
-            threads: int | None = None, progress: bool = False, executor: str = "auto",
-            address: str | None = None) -> StudyResult:
+            threads: int | None = None, progress: bool = False,
+            executor: str | Executor = "auto", address: str | None = None) -> StudyResult:
         result = super().run(out, workers=workers, threads=threads, progress=progress,
                              executor=executor, address=address)
         StudyReport(result).write()
@@ -36,7 +37,7 @@ class Study(runner.Study):
 
 
 def resume(out: str | Path, workers: int | None = None, progress: bool = False,
-           executor: str = "auto", address: str | None = None) -> StudyResult:
+           executor: str | Executor = "auto", address: str | None = None) -> StudyResult:
     """Run exactly the trials of the study in `out` that are not done, then write its
     results.csv and report.md."""
     result = runner.resume(out, workers=workers, progress=progress, executor=executor,

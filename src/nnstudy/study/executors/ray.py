@@ -20,6 +20,7 @@ when this executor runs.
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from typing import Any
 
@@ -31,6 +32,7 @@ INSTALL_HINT = "pip install 'nnstudy[ray]'"
 # a unit that raises is a result, its trials are marked failed).
 MAX_RETRIES = 3
 POLL_S = 0.5  # how often the driver drains the progress actor while it waits
+CONNECT_TIMEOUT_S = 10.0  # for the first look at an --address
 
 
 def import_ray():
@@ -41,6 +43,21 @@ def import_ray():
         raise ConfigError(f"--executor ray: Ray is not installed; install it with "
                           f"{INSTALL_HINT}") from None
     return ray
+
+
+def check_address(address: str) -> None:
+    """Refuse a `host:port` where nothing accepts a connection, before anything is written
+    (Ray itself keeps retrying such an address for minutes). Other forms (`auto`,
+    `ray://...`) are left to Ray."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or "/" in host:
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ConfigError(f"--address {address}: no Ray cluster answers there "
+                          f"({exc.strerror or exc}); start one with `ray start --head`, "
+                          "see docs/distributed.md") from None
 
 
 class RayExecutor:
