@@ -82,7 +82,7 @@ class RayExecutor:
             t = time.perf_counter()
             data_refs, stats["data_load_s"], stats["data_put_s"] = _put_data(ray, payloads,
                                                                             threads)
-            progress = ray.remote(num_cpus=0)(_Progress).remote()
+            progress = _progress_actor(ray)
             task = ray.remote(run_unit)
             stats["setup_s"] = round(time.perf_counter() - t, 3)
             for payload in payloads:
@@ -97,7 +97,7 @@ class RayExecutor:
             units = []
             while refs:
                 done, _ = ray.wait(list(refs), num_returns=1, timeout=POLL_S)
-                for unit, epoch, epochs in ray.get(progress.drain.remote()):
+                for unit, epoch, epochs in _drain(ray, progress):
                     events.epoch(unit, epoch, epochs)
                 for ref in done:
                     payload, submitted = refs.pop(ref)
@@ -120,6 +120,24 @@ class RayExecutor:
             raise
         finally:
             ray.shutdown()  # stops the instance started here; disconnects from a cluster
+
+
+def _progress_actor(ray):
+    """The actor that holds epoch events, on the driver's own node: a node that dies takes
+    its tasks (which Ray retries) but not the progress display."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
+    return ray.remote(num_cpus=0, scheduling_strategy=here)(_Progress).remote()
+
+
+def _drain(ray, progress) -> list[tuple[str, int, int]]:
+    """The epoch events since the last call; none when the actor is gone (progress is a
+    display, never a reason to stop the study)."""
+    try:
+        return ray.get(progress.drain.remote(), timeout=10 * POLL_S)
+    except (ray.exceptions.RayError, TimeoutError):
+        return []
 
 
 def _connect(ray, address: str | None) -> None:
