@@ -13,7 +13,21 @@ cd "$(dirname "$0")/.."
 # and round the same whatever the machine's core count (a test that needs more sets it).
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
+# Headless Chromium for the browser test of report.html (tests/report/test_browser.py):
+# Debian's packages where missing and we may install them; otherwise that test skips and
+# says why.
+install_chromium() {
+  if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then return; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null \
+      || echo "== chromium could not be installed: the browser test will skip" >&2
+  else
+    echo "== no chromium and not root: the browser test will skip" >&2
+  fi
+}
+
 bash scripts/setup.sh
+install_chromium
 .venv/bin/ruff check src tests benchmarks
 echo "== tests at the newest versions: $(.venv/bin/python scripts/versions.py)"
 .venv/bin/python -m pytest -q "$@"

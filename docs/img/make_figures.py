@@ -31,6 +31,7 @@ from nnstudy.report.plots import (
     plot_main_effects,
     plot_metric_vs_key,
     plot_predictions,
+    plot_step_losses,
     plot_weight_tiles,
     save_figure,
 )
@@ -132,6 +133,22 @@ def surface(model, x, y, weights, lr: float, offset, name: str) -> None:
          name, dpi=100)  # filled contours compress less well: 100 dpi keeps it under 150 KB
 
 
+def step_figure() -> None:
+    """The running loss every 5 mini-batches of an MLP on the digits with a small L2 term,
+    two learning rates x 3 seeds."""
+    frames, trials = [], []
+    for lr in (0.01, 0.1):
+        for seed in (0, 1, 2):
+            run = nnstudy.train({"model": {"mlp": {"hidden": [32]}}, "data": {"name": "digits"},
+                                 "train": {"epochs": 3, "lr": lr, "batch_size": 32,
+                                           "log_every": 5, "l2": 0.001, "seed": seed}})
+            trial = f"lr{lr}-s{seed}"
+            frames.append(run.steps.assign(trial_id=trial))
+            trials.append({"trial_id": trial, "status": "done", "train.lr": lr})
+    save(plot_step_losses(pd.concat(frames), pd.DataFrame(trials), by=["train.lr"]),
+         "steps_running_loss.png", dpi=100)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mnist", type=Path, help="directory with the four MNIST IDX files")
@@ -140,6 +157,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         study_figures(Path(tmp) / "quickstart")
     run_figures()
+    step_figure()
     if args.mnist:
         mnist_figures(args.mnist)
 

@@ -7,7 +7,7 @@ pandas or the analysis machinery):
     gradcheck(model, inputs, targets) -> report            finite differences vs autograd
     trace(spec) -> Trace                                   the chain rule with numbers
     load_data(spec) -> DataBundle                          data sets in memory
-    train(config) -> RunResult                             one training run
+    train(config) -> RunResult                             one training run (and its page)
     Study.from_yaml(path).run() -> StudyResult             grids x seeds, and their report
 """
 
@@ -27,19 +27,17 @@ _LAZY = {
     "gradcheck": "nnstudy.gradients.gradcheck",
     "trace": "nnstudy.gradients.trace",
     "Study": "nnstudy.api",
-    "StudyResult": "nnstudy.study",
-    "RunResult": "nnstudy.training.run",
-    "train": "nnstudy.training.run",
+    "StudyResult": "nnstudy.api",
+    "RunResult": "nnstudy.api",
+    "train": "nnstudy.api",
 }
 
 if TYPE_CHECKING:
     from nnstudy.analysis import inspect
-    from nnstudy.api import Study
+    from nnstudy.api import RunResult, Study, StudyResult, train
     from nnstudy.data import DataBundle, load_data
     from nnstudy.gradients.gradcheck import gradcheck
     from nnstudy.gradients.trace import trace
-    from nnstudy.study import StudyResult
-    from nnstudy.training.run import RunResult, train
 
 
 def __getattr__(name: str) -> Any:

@@ -12,10 +12,9 @@ from typer.testing import CliRunner
 from nnstudy.cli import app, main
 
 # DESIGN.md: `nnstudy inspect | check | trace | data | train | study run | study resume |
-# study report | trajectory`; trajectory does not exist yet. Besides: data show/download,
-# study status, version.
+# study report | trajectory`. Besides: data show/download, study status, version.
 CONTRACT = [("inspect",), ("check",), ("trace",), ("data",), ("train",), ("study", "run"),
-            ("study", "resume"), ("study", "report")]
+            ("study", "resume"), ("study", "report"), ("trajectory",)]
 OTHERS = [("data", "show"), ("data", "download"), ("study", "status"), ("version",)]
 
 TREE = """

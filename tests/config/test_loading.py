@@ -57,3 +57,20 @@ def test_override_values_are_yaml():
     assert parse_override("grid.train.lr=[0.1, 0.01]") == ("grid.train.lr", [0.1, 0.01])
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         parse_override("train.lr")
+
+
+@pytest.mark.parametrize(("config", "key", "got"), [
+    ({"data": {"name": "digits"}, "model": "mlp", "train": None}, "train", "null"),
+    ({"data": 5, "model": "mlp"}, "data", "5"),
+    ({"data": {"name": "digits"}, "model": "mlp", "train": {"early_stopping": [1]}},
+     "train.early_stopping", "[1]"),
+])
+def test_a_block_that_is_not_a_mapping_is_named_without_class_names(config, key, got):
+    from nnstudy.config.loading import validate
+    from nnstudy.config.run import RunSpec
+
+    with pytest.raises(ConfigError) as info:
+        validate(RunSpec, config)
+    assert str(info.value) == (f"{key}: expected a mapping of keys to values "
+                               f"(`{{key: value, ...}}` or indented `key: value` lines) "
+                               f"(got {got})")

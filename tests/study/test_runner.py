@@ -101,7 +101,10 @@ def test_study_runs_stores_and_reports(tmp_path):
     assert (tmp_path / "s" / "report.md").read_text().startswith("# Study report: tiny")
     csv = pd.read_csv(tmp_path / "s" / "results.csv")
     assert list(csv["trial_id"]) == list(trials["trial_id"])
-    assert len(list((tmp_path / "s" / "models").glob("*.pt"))) == 8
+    # keep_models: best keeps the weights of the best seed of the selected configuration
+    winner = trials[trials["config"] == result.best()["config"].iloc[0]]
+    best_seed = winner.loc[winner["best_valid_loss"].idxmin(), "trial_id"]
+    assert [p.stem for p in (tmp_path / "s" / "models").glob("*.pt")] == [best_seed]
     best = result.best(per=["train.optimizer"])
     assert len(best) == 2
     assert status(tmp_path / "s")["counts"] == trials["status"].value_counts().to_dict()
@@ -208,7 +211,7 @@ def test_the_default_max_group_size_keeps_small_groups_whole_and_cuts_large_ones
 # Adam at lr 0.1 rounds differently in a unit of 3 than in one of 5 (the defect this guards).
 WORKERS_STUDY = dict(STUDY, grid={"train.lr": [0.003, 0.03, 0.1]}, seeds=[0, 1, 2],
                      train={"optimizer": "adam", "epochs": 3, "batch_size": 64},
-                     max_group_size=4)
+                     max_group_size=4, keep_models="all")
 
 
 @pytest.mark.slow

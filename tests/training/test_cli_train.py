@@ -35,7 +35,7 @@ def test_train_writes_the_run_directory_and_repeats_exactly(tmp_path, capsys):
     assert run_cli(["train", str(path), "--out", str(tmp_path / "b"), "-q"]) == 0
     out = tmp_path / "a"
     assert sorted(p.name for p in out.iterdir()) == [
-        "config.yaml", "metrics.csv", "model.pt", "summary.json"]
+        "config.yaml", "metrics.csv", "model.pt", "report.html", "summary.json"]
     assert (out / "metrics.csv").read_text() == (tmp_path / "b" / "metrics.csv").read_text()
     with open(out / "metrics.csv") as f:
         rows = list(csv.DictReader(f))

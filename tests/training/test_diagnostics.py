@@ -122,5 +122,16 @@ def test_a_nonfinite_start_with_finite_inputs_blames_the_init_not_the_learning_r
     assert "init" in finding["suggestion"] and "not the cause" in finding["suggestion"]
 
 
+def test_a_loss_near_chance_at_high_accuracy_is_not_not_learning():
+    # A strong L2 squeezes the scores towards uniform: the loss sits within 5% of ln 10
+    # while 90.9% of the training images are classified right. That model learned.
+    loss = [CHANCE, CHANCE * 0.97, CHANCE * 0.96, CHANCE * 0.96, CHANCE * 0.96]
+    accuracy = [(0, 0.1), (1, 0.85), (2, 0.89), (3, 0.905), (4, 0.909)]
+    assert findings(_evidence(loss, train_accuracy=accuracy)) == []
+    at_chance = [(e, 0.11) for e in range(5)]
+    [finding] = findings(_evidence(loss, train_accuracy=at_chance))
+    assert finding["code"] == "not_learning"
+
+
 def test_not_learning_needs_two_classes():
     assert findings(_evidence([0.0] * 5, num_classes=1, classes_present=None)) == []

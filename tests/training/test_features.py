@@ -3,6 +3,7 @@ pass), cached under everything they depend on, heads equal to plain loops, fine-
 to a plain loop, and summaries that count the backbone once per example."""
 
 import json
+import warnings
 
 import pytest
 import torch
@@ -371,3 +372,15 @@ def test_feature_batches_are_large_but_bounded():
     per_example = 4 * 3 * 224 * 224 + 3_678_024
     assert feature_batch_size(Large, 3_678_024) == (256 << 20) // per_example == 62
     assert per_example * 62 <= 256 << 20 < per_example * 63
+
+
+def test_counting_a_fine_tuned_model_on_the_meta_device_checks_the_file_and_warns_nothing(
+        weights):
+    from nnstudy.models.footprint import parameter_count
+
+    _, path = weights
+    model = config(path, finetune=1)["model"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch warns when a state dict is copied into meta
+        count = parameter_count(model, SHAPE, 10)
+    assert count == sum(p.numel() for p in build_model(model, SHAPE, 10).parameters())

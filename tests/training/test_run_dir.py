@@ -60,7 +60,8 @@ def test_an_empty_directory_receives_the_run(tmp_path):
     out.mkdir()
     result = train(CONFIG, out=out)
     assert result.out_dir == out
-    assert sorted(snapshot(out)) == ["config.yaml", "metrics.csv", "model.pt", "summary.json"]
+    assert sorted(snapshot(out)) == ["config.yaml", "metrics.csv", "model.pt",
+                                   "report.html", "summary.json"]
     assert why_not_a_run_dir(out) is None
 
 

@@ -44,9 +44,48 @@ def free_run_dir(base: Path) -> Path:
     return candidate
 
 
+# Options that take several values after one flag (`--momentum 0 0.25 0.8`), per command.
+# Click takes a list option as a repeated flag; `expand_list_options` rewrites the first form
+# into the second. Filled by the command modules.
+LIST_OPTIONS: dict[str, frozenset[str]] = {}
+
+
+def _is_value(token: str) -> bool:
+    if not token.startswith("-"):
+        return True
+    try:
+        float(token)  # a negative number is a value, not a flag
+    except ValueError:
+        return False
+    return True
+
+
+def expand_list_options(args: list[str]) -> list[str]:
+    """`trajectory C --momentum 0 0.25 --lr 1` -> `trajectory C --momentum 0 --momentum 0.25
+    --lr 1` for the options LIST_OPTIONS names; everything else is left as it is."""
+    options = LIST_OPTIONS.get(args[0], frozenset()) if args else frozenset()
+    if not options:
+        return args
+    out: list[str] = [args[0]]
+    i = 1
+    while i < len(args):
+        token = args[i]
+        i += 1
+        if token not in options:
+            out.append(token)
+            continue
+        values = []
+        while i < len(args) and _is_value(args[i]):
+            values.append(args[i])
+            i += 1
+        out += [token] if not values else [x for v in values for x in (token, v)]
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `nnstudy` console script: exit code 2 and one line on bad input."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    argv = expand_list_options(list(argv if argv is not None else sys.argv[1:]))
+    debug = "--debug" in argv
     try:
         app(args=argv, prog_name="nnstudy")
     except NNStudyError as exc:

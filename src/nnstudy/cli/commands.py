@@ -7,5 +7,6 @@ from nnstudy.cli import (
     study,  # noqa: F401
     trace,  # noqa: F401
     train,  # noqa: F401
+    trajectory,  # noqa: F401
     version,  # noqa: F401
 )

@@ -42,7 +42,8 @@ def _print_result(result: StudyResult) -> None:
 
     report = StudyReport(result)
     console.print(report.head().rstrip(), highlight=False, markup=False, soft_wrap=True)
-    console.print(f"report: {report.markdown_path}  results: {report.csv_path}",
+    console.print(f"report: {report.markdown_path}  page: {report.html_path}  "
+                  f"results: {report.csv_path}",
                   highlight=False, markup=False)
 
 
@@ -56,17 +57,24 @@ def run_command(
     threads: int = typer.Option(None, "--threads",
                                 help="Torch threads per work unit [default: 1]."),
     set_: list[str] = typer.Option([], "--set", help="Override a key: --set train.epochs=5"),
+    keep_models: str = typer.Option(None, "--keep-models",
+                                    help="Whose weights models/ keeps: best (the best seed of "
+                                         "each selected configuration), all or none "
+                                         "[default: the study file's keep_models, or best]."),
     executor: str = typer.Option("auto", "--executor", help=EXECUTOR_HELP),
     address: str = typer.Option(None, "--address", help=ADDRESS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
 ) -> None:
     """Run every trial of a study; groups of trials that share an architecture train
-    together. Writes study.db, results.csv and report.md."""
+    together. Writes study.db, results.csv, report.md and report.html; keeps the weights
+    `keep_models` says (default: the best seed of each selected configuration)."""
     from nnstudy.api import Study
     from nnstudy.config.study import check_parallelism
     from nnstudy.study.executors import check_executor
 
     check_parallelism(workers, threads)
+    if keep_models is not None:
+        set_ = [*set_, f"keep_models={keep_models}"]
     check_executor(executor, address)
     study = Study.from_yaml(study_file, set_)
     if out is None:  # a new directory: an earlier run of the same study is kept
@@ -115,7 +123,8 @@ def status_command(study_dir: Path = typer.Argument(..., help="Study directory."
 
 @study_app.command("report")
 def report_command(study_dir: Path = typer.Argument(..., help="Study directory.")) -> None:
-    """Rewrite results.csv and report.md from the store, and print the summary."""
+    """Rewrite results.csv, report.md and report.html from the store (of a finished study,
+    or a partial page of one still running or stopped), and print the summary."""
     from nnstudy.api import report
 
     _print_result(report(study_dir))

@@ -21,10 +21,13 @@ def train_command(
                                         "directory nnstudy wrote as a run)."),
 ) -> None:
     """Train one model; print its metrics and diagnostics; write config.yaml, metrics.csv,
-    summary.json and model.pt to the run directory."""
-    from nnstudy.training.run import train
+    summary.json, model.pt and report.html to the run directory."""
+    from nnstudy.api import train
 
     out_dir = out if out is not None else free_run_dir(Path("runs") / config.stem)
     result = train(config, out=out_dir, overrides=set_, device=device,
                    progress=not quiet and console.is_terminal, overwrite=overwrite)
     console.print(result)
+    if result.out_dir is not None:
+        console.print(f"report: {result.out_dir / 'report.html'}", highlight=False,
+                      markup=False)

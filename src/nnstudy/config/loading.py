@@ -136,6 +136,8 @@ def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
         msg = "unknown key"
     elif err["type"] == "missing":
         msg = "required key is missing"
+    elif err["type"] in {"model_type", "model_attributes_type", "dict_type"}:
+        msg = "expected a mapping of keys to values (`{key: value, ...}` or indented `key: value` lines)"
     inp = err.get("input")
     if err["type"] in {"literal_error", "enum"}:
         expected = err.get("ctx", {}).get("expected", "")

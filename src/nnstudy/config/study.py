@@ -99,6 +99,9 @@ class StudySpec(Spec):
     seeds: list[int] | None = None
     repeats: int | None = Field(None, ge=1)
     select: SelectSpec = Field(default_factory=SelectSpec)
+    # Which trials keep their best-epoch weights (models/<trial>.pt) once every trial is
+    # done: the best seed of each configuration `select` picks, all of them, or none.
+    keep_models: Literal["best", "all", "none"] = "best"
 
     @model_validator(mode="after")
     def _seeds_or_repeats(self) -> StudySpec:

@@ -209,4 +209,6 @@ def load_checked(module: nn.Module, state: dict[str, Tensor], where: str, source
         ("misshapen keys", misshapen)) if keys]
     if problems:
         raise ConfigError(f"{where}: {source} does not fit the backbone; " + "; ".join(problems))
+    if any(t.is_meta for t in expected.values()):
+        return  # built on the meta device to count its parameters: no storage to fill
     module.load_state_dict({k: state[k] for k in expected}, strict=True)

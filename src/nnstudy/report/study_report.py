@@ -1,4 +1,5 @@
-"""The report of a study's results: its Markdown text, its head, and the files it writes.
+"""The report of a study's results: its Markdown text, its head, and the files it writes
+(results.csv, report.md and report.html).
 
 It reads a `StudyResult` and never trains or touches the store; `nnstudy.Study.run` and the
 CLI write it once the study has run.
@@ -6,7 +7,7 @@ CLI write it once the study has run.
 ```python
 report = StudyReport(nnstudy.study.load_result("runs/quickstart"))
 print(report.head())          # what `nnstudy study run` prints
-report.write()                # results.csv and report.md in the study directory
+report.write()                # results.csv, report.md and report.html
 ```
 """
 
@@ -24,7 +25,7 @@ from nnstudy.study.result import StudyResult
 
 @dataclass(frozen=True)
 class StudyReport:
-    """report.md and results.csv of one study."""
+    """report.md, report.html and results.csv of one study."""
 
     result: StudyResult
 
@@ -36,6 +37,10 @@ class StudyReport:
     @property
     def markdown_path(self) -> Path:
         return self.result.out_dir / "report.md"
+
+    @property
+    def html_path(self) -> Path:
+        return self.result.out_dir / "report.html"
 
     @property
     def csv_path(self) -> Path:
@@ -50,9 +55,18 @@ class StudyReport:
         runner-up: the part a reader wants first."""
         return render_head(*self._inputs)
 
-    def write(self) -> StudyReport:
-        """Write results.csv and report.md into the study directory, each to a temporary
-        file renamed over the old one, so that a reader never sees half a file."""
+    def html(self) -> str:
+        """The whole of report.html (see `nnstudy.report.study_page`)."""
+        from nnstudy.report.study_page import study_page
+
+        return study_page(self.result)
+
+    def write(self, html: bool = True) -> StudyReport:
+        """Write results.csv, report.md and (unless `html` is False) report.html into the
+        study directory, each to a temporary file renamed over the old one, so that a reader
+        never sees half a file."""
         write_results_csv(self.result.trials, self.csv_path)
         write_text_atomic(self.markdown_path, self.text())
+        if html:
+            write_text_atomic(self.html_path, self.html())
         return self

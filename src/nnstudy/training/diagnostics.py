@@ -8,7 +8,7 @@ its signals support, or saying that they cannot tell.
 | one_class | the training split holds a single class (nothing else is reported: loss and accuracy say nothing) |
 | diverged | a batch loss became NaN, inf or 100x the untrained model's loss L0, or it passed 10x L0 and the epoch ended no better than untrained; the model was stopped there |
 | double_softmax | the model ends in softmax and the loss is cross_entropy (which applies log-softmax again): the loss cannot fall below ln(1 + (K - 1)/e) |
-| not_learning | after 3+ epochs the training loss is within 5% of ln K (chance level for K classes); the suggestion follows the evidence: a loss that rose above L0 means too high a learning rate, a loss that never moved with tiny or zero gradients means too small a start, otherwise the signals cannot tell |
+| not_learning | after 3+ epochs the training loss is within 5% of ln K (chance level for K classes) and the training accuracy is under 2/K (a model whose scores are squeezed near uniform, by a strong L2 or a final softmax, can sit near ln K while it classifies well); the suggestion follows the evidence: a loss that rose above L0 means too high a learning rate, a loss that never moved with tiny or zero gradients means too small a start, otherwise the signals cannot tell |
 | no_gradient | every weight gradient is exactly zero while the loss is not: nothing can change (with the dead layer that blocks it, where one is) |
 | vanishing_gradients / exploding_gradients | the first layer's weight-gradient norm is < 1e-3 (> 1e3) times the last layer's, both non-zero and finite |
 | dead_relus | more than half the units of a ReLU layer never fire on a validation batch |
@@ -29,6 +29,8 @@ from torch import Tensor, nn
 from nnstudy.training.stacked import StackedModel
 
 CHANCE_TOLERANCE = 0.05
+# Chance-level accuracy is 1/K; a model that learned nothing stays under twice that.
+CHANCE_ACCURACY = 2.0
 GRADIENT_RATIO = 1e3
 DEAD_FRACTION = 0.5
 OVERFIT_RISE = 1.10
@@ -283,6 +285,11 @@ def _not_learning(ev: Evidence) -> dict[str, Any] | None:
     chance = math.log(ev.num_classes)
     final = ev.train[-1][1]
     if not abs(final - chance) <= CHANCE_TOLERANCE * chance:
+        return None
+    # The loss alone is not enough: near-uniform probabilities (002's L2 0.12) can still
+    # put the right class on top, at 90% accuracy and a loss of 2.2.
+    accuracy = ev.train_accuracy[-1][1] if ev.train_accuracy else math.nan
+    if math.isfinite(accuracy) and accuracy >= CHANCE_ACCURACY / ev.num_classes:
         return None
     message = (f"after {ev.train[-1][0]} epochs the training loss is {final:.4f}, chance "
                f"level ln({ev.num_classes}) = {chance:.4f}: the model learned nothing")

@@ -8,7 +8,8 @@ A run directory holds (DESIGN.md):
   time, status, diagnostics;
 - `model.pt`: the state dict of the best epoch (`torch.load(..., weights_only=True)`);
 - `steps.csv`, with `train.log_every` only: step, epoch, train_loss_running (and
-  train_regularized_loss_running with L2), see `nnstudy.training.step_log`.
+  train_regularized_loss_running with L2), see `nnstudy.training.step_log`;
+- `report.html`: the run's page, written after the rest by `nnstudy.train` (nnstudy/api.py).
 
 It is written to a temporary directory beside the target and renamed when complete, so an
 interrupted run leaves no half-written directory.
@@ -16,8 +17,8 @@ interrupted run leaves no half-written directory.
 What a run may write to (`check_run_out`): a path that does not exist, or an empty
 directory. With `overwrite`, also a directory that is recognisably a run directory: it
 holds config.yaml, metrics.csv whose header is `epoch,split,loss,accuracy`, and
-summary.json (a JSON object with `status` and `best_epoch`), optionally model.pt and
-steps.csv, and nothing else. Anything else (a file, a directory with one foreign entry) is
+summary.json (a JSON object with `status` and `best_epoch`), optionally model.pt,
+steps.csv and report.html, and nothing else. Anything else (a file, a directory with one foreign entry) is
 refused with a ConfigError, and nothing is touched. The place must also take files: a
 probe file is written there (and removed) before training, so that a read-only directory
 or a full disk is found before the training runs, not after; and the disk must have room
@@ -49,7 +50,7 @@ from nnstudy.training.trainer import TrainedModel
 
 METRICS_HEADER = ("epoch", "split", "loss", "accuracy")
 REQUIRED_FILES = ("config.yaml", "metrics.csv", "summary.json")
-RUN_FILES = (*REQUIRED_FILES, "model.pt", "steps.csv")
+RUN_FILES = (*REQUIRED_FILES, "model.pt", "steps.csv", "report.html")
 
 
 def step_columns(rows: list[dict[str, Any]]) -> list[str]:

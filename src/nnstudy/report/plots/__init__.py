@@ -13,6 +13,7 @@ display: `save_figure(fig, "curves.png")` writes it as PNG or SVG.
 | plot_weight_tiles | the first layer's weights as images of the input's shape |
 | plot_predictions | test images with predicted and true labels, mistakes in red |
 | plot_loss_surface | loss contours over two weights with descent paths |
+| plot_step_losses | the running training loss per mini-batch (`train.log_every`) |
 """
 
 from nnstudy.report.plots.confusion import confusion_counts, plot_confusion_matrix
@@ -23,6 +24,7 @@ from nnstudy.report.plots.figure import figure_bytes, save_figure
 from nnstudy.report.plots.heatmap import cell_means, plot_heatmap
 from nnstudy.report.plots.intervals import t_interval
 from nnstudy.report.plots.predictions import plot_predictions
+from nnstudy.report.plots.steps import plot_step_losses
 from nnstudy.report.plots.surface import plot_loss_surface
 from nnstudy.report.plots.sweep import plot_metric_vs_key
 from nnstudy.report.plots.weights import input_weight_tiles, plot_weight_tiles
@@ -41,6 +43,7 @@ __all__ = [
     "plot_main_effects",
     "plot_metric_vs_key",
     "plot_predictions",
+    "plot_step_losses",
     "plot_weight_tiles",
     "save_figure",
     "t_interval",
