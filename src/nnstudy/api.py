@@ -41,6 +41,7 @@ from nnstudy.report.study_page import StudyFigures, study_fragment
 from nnstudy.report.study_report import StudyReport
 from nnstudy.study import result as study_result
 from nnstudy.study import runner
+from nnstudy.study.executors import Executor
 from nnstudy.study.kept_models import kept_trials, load_trial_model, prune_models
 from nnstudy.study.result import load_result
 from nnstudy.training import run as training_run
@@ -157,8 +158,8 @@ class Study(runner.Study):
     the study directory."""
 
     def run(self, out: str | Path | None = None, workers: int | None = None,
-            threads: int | None = None, progress: bool = False, executor: str = "auto",
-            address: str | None = None) -> StudyResult:
+            threads: int | None = None, progress: bool = False,
+            executor: str | Executor = "auto", address: str | None = None) -> StudyResult:
         return _finish(super().run(out, workers=workers, threads=threads, progress=progress,
                                    executor=executor, address=address))
 
@@ -170,7 +171,7 @@ def _finish(result) -> StudyResult:
 
 
 def resume(out: str | Path, workers: int | None = None, progress: bool = False,
-           executor: str = "auto", address: str | None = None) -> StudyResult:
+           executor: str | Executor = "auto", address: str | None = None) -> StudyResult:
     """Run exactly the trials of the study in `out` that are not done, then keep its models
     and write its results.csv, report.md and report.html."""
     return _finish(runner.resume(out, workers=workers, progress=progress, executor=executor,
