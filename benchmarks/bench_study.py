@@ -1,65 +1,207 @@
-"""A small study's speed: nnstudy's grouped, parallel study against plain PyTorch loops run
-one after the other in one process (as a notebook does), measured in the same run.
+"""A study's speed: report 000's 20-MLP grid as a plain PyTorch loop, as an nnstudy study
+with every trial alone (ungrouped) and as one with the trials that can train together
+grouped, all measured in the same run.
 
-The grid: the MLP 784-100-10 (ReLU, SGD, batch 64) at 4 learning rates x 3 seeds on the
-same 8,000 mnist-10k images, 15 epochs each, no early stopping. The plain loops use torch's
-default thread count; nnstudy runs its default: one single-threaded worker per core.
+The grid (`--grid mlp`, report 000's Task 2): optimizers sgd, adam, rmsprop, adadelta x
+learning rates 0.001, 0.01, 0.05, 0.1, 0.5, seed 0; `--grid sgd`: sgd x the same 5
+learning rates x seeds 0..3 (20 trials, one optimizer: every trial can train with every
+other). Each trial: MLP 784-100-10 ReLU, batch 64, `--epochs` epochs (15), no early
+stopping, the 8,000 training images of mnist-10k (read in place from `--root`), test
+accuracy at the end.
 
-    .venv/bin/python benchmarks/bench_study.py [--root ../shared/data/mnist-10k] [--epochs 15]
+- plain loop: what the reports write, one model after another in this process: a
+  TensorDataset in a DataLoader (batch 64, shuffled), nn.Sequential, torch.optim, the test
+  set evaluated once at the end; torch's default thread count
+  (`--plain-threads` to change it: on a loaded machine two threads can be slower than one).
+- nnstudy ungrouped: `Study.run` with max_group_size 1 (one work unit per trial).
+- nnstudy grouped: `Study.run` with the default max_group_size (trials that share an
+  optimizer train together). Both nnstudy runs use the default workers and threads (one
+  single-threaded worker per core), and are timed whole: worker start-up, data loading,
+  training with per-epoch evaluation of train and test, the store.
 
-Prints both wall times, the ratio, and the mean test accuracy of each side.
+    PYTHONPATH=src:benchmarks python benchmarks/bench_study.py [--grid mlp|sgd]
+        [--epochs 15] [--device cpu|cuda] [--root ../shared/data/mnist-10k]
+
+Each line gives the wall time, the ratio plain / it, training samples per second (trials
+x epochs x 8,000 / wall), the achieved GFLOP/s (the training FLOPs of nnstudy's counting
+convention, `nnstudy inspect`, over the wall time) and that as a fraction of this
+machine's float32 matmul peak, measured first in the same run (a 4096 x 4096 `torch.mm`
+with torch's default threads). For the nnstudy runs a second figure, "training phase",
+divides by the time the work units spent in `train_group` (summed over units, divided by
+the workers) instead of the wall time. Then each trial's test accuracy three ways.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-from bench_train import ROOT, plain_loop
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 
 from nnstudy.data import load_data
+from nnstudy.models import build_model
 from nnstudy.study import Study
+from nnstudy.training.run import training_flops
 
-LRS = [0.01, 0.05, 0.1, 0.2]
-SEEDS = [0, 1, 2]
+ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist-10k"
+LRS = [0.001, 0.01, 0.05, 0.1, 0.5]
+GRIDS = {
+    "mlp": ({"train.optimizer": ["sgd", "adam", "rmsprop", "adadelta"], "train.lr": LRS}, [0]),
+    "sgd": ({"train.optimizer": ["sgd"], "train.lr": LRS}, [0, 1, 2, 3]),
+}
+TORCH_OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam,
+                    "rmsprop": torch.optim.RMSprop, "adadelta": torch.optim.Adadelta}
+MODEL = {"mlp": {"hidden": [100], "activation": "relu"}}
+
+
+def matmul_peak(device: torch.device, n: int = 4096, repeats: int = 5) -> float:
+    """Float32 GFLOP/s of an n x n x n `torch.mm` (2 n^3 FLOPs), the best of `repeats`."""
+    a = torch.randn(n, n, device=device)
+    b = torch.randn(n, n, device=device)
+    out = torch.empty(n, n, device=device)
+    torch.mm(a, b, out=out)  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        torch.mm(a, b, out=out)
+        _sync(device)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def plain_trial(bundle, optimizer: str, lr: float, seed: int, epochs: int,
+                device: torch.device) -> float:
+    """The reports' loop for one trial; returns its test accuracy."""
+    x_train = bundle.batch("train", torch.arange(len(bundle.train)))
+    x_test = bundle.batch("test", torch.arange(len(bundle.test))).to(device)
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 100), nn.ReLU(),
+                          nn.Linear(100, 10)).to(device)
+    opt = TORCH_OPTIMIZERS[optimizer](model.parameters(), lr=lr)
+    loader = DataLoader(TensorDataset(x_train, bundle.train.y), batch_size=64, shuffle=True)
+    for _ in range(epochs):
+        model.train()
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+    model.eval()
+    with torch.no_grad():
+        return (model(x_test).argmax(1).cpu() == bundle.test.y).double().mean().item()
+
+
+def study_of(grid: str, data: dict, epochs: int, device: str,
+             max_group_size: int | None) -> Study:
+    keys, seeds = GRIDS[grid]
+    spec = {"name": f"bench-{grid}", "data": data, "model": MODEL, "device": device,
+            "train": {"optimizer": "sgd", "batch_size": 64, "epochs": epochs},
+            "grid": keys, "seeds": seeds, "select": {"metric": "test_accuracy"}}
+    if max_group_size is not None:
+        spec["max_group_size"] = max_group_size
+    return Study.from_dict(spec)
+
+
+def run_study(study: Study, workers: int | None) -> tuple[float, dict, float, int]:
+    """Wall seconds, {(optimizer, lr, seed): final test accuracy}, the units' summed
+    train_group seconds, and the number of work units."""
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        result = study.run(out=Path(tmp) / "study", workers=workers)
+        wall = time.perf_counter() - start
+    t = result.trials
+    acc = {(o, float(lr), int(s)): float(a) for o, lr, s, a in zip(
+        t["train.optimizer"], t["train.lr"], t["seed"], t["final_test_accuracy"], strict=True)}
+    return wall, acc, float(t["wall_time_s"].sum()), len(study.work_units())
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--root", default=str(ROOT))
+    ap.add_argument("--grid", choices=sorted(GRIDS), default="mlp")
     ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--root", default=str(ROOT))
+    ap.add_argument("--plain-threads", type=int, default=torch.get_num_threads(),
+                    help="intra-op threads of the plain loop (default: torch's, one per core)")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="nnstudy's worker processes (default: one per core on the CPU, "
+                         "one on a GPU)")
     args = ap.parse_args()
+    device = torch.device(args.device)
+    workers = args.workers if args.workers is not None else (1 if device.type == "cuda" else
+                                                             os.cpu_count() or 1)
 
     data = {"name": "mnist", "root": args.root, "valid_fraction": 0.0}
     bundle = load_data(data)
-    print(f"{len(LRS)} learning rates x {len(SEEDS)} seeds of MLP 784-100-10, "
-          f"{args.epochs} epochs, {len(bundle.train)} training images, "
-          f"torch threads {torch.get_num_threads()}")
+    keys, seeds = GRIDS[args.grid]
+    trials = [(o, lr, s) for o in keys["train.optimizer"] for lr in keys["train.lr"]
+              for s in seeds]
+    n_train = len(bundle.train)
+    samples = len(trials) * args.epochs * n_train
+    net = build_model(MODEL, bundle.input_shape, bundle.num_classes)
+    per_sample = training_flops(net, bundle.input_shape)["training_flops_per_sample"]
+    flops = samples * per_sample
+    load = os.getloadavg()
+    peak = matmul_peak(device)
+    print(f"grid {args.grid}: {len(trials)} trials of MLP 784-100-10 ReLU, batch 64, "
+          f"{args.epochs} epochs, {n_train} training images, device {device}, "
+          f"{os.cpu_count()} cores, torch threads {torch.get_num_threads()}")
+    print(f"training FLOPs: {per_sample:,} per sample x {samples:,} samples = "
+          f"{flops / 1e12:.3f} TFLOP; float32 matmul peak (4096^3 mm): {peak:.1f} GFLOP/s; "
+          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.plain_threads)
     start = time.perf_counter()
-    plain_acc = [plain_loop(bundle, args.epochs, seed, lr)[1] for lr in LRS for seed in SEEDS]
+    plain_acc = {(o, lr, s): plain_trial(bundle, o, lr, s, args.epochs, device)
+                 for o, lr, s in trials}
     plain = time.perf_counter() - start
+    torch.set_num_threads(threads)
+    ungrouped = run_study(study_of(args.grid, data, args.epochs, args.device, 1), workers)
+    grouped = run_study(study_of(args.grid, data, args.epochs, args.device, None), workers)
 
-    study = Study.from_dict({
-        "name": "bench", "data": data, "model": {"mlp": {"hidden": [100]}},
-        "train": {"optimizer": "sgd", "batch_size": 64, "epochs": args.epochs},
-        "grid": {"train.lr": LRS}, "seeds": SEEDS,
-        "select": {"metric": "test_accuracy"},
-    })
-    with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        result = study.run(out=Path(tmp) / "study")
-        ours = time.perf_counter() - start
-    our_acc = result.trials["final_test_accuracy"].tolist()
-    print(f"plain loops, one after the other: {plain:6.1f} s  mean test accuracy "
-          f"{statistics.mean(plain_acc):.2%}")
-    print(f"nnstudy study ({len(study.groups)} group(s), default workers): {ours:6.1f} s  "
-          f"mean test accuracy {statistics.mean(our_acc):.2%}")
-    print(f"speed-up: {plain / ours:.2f}x")
+    def line(name: str, wall: float) -> str:
+        gflops = flops / wall / 1e9
+        return (f"{name:<22}{wall:8.1f} s  {plain / wall:5.2f}x  {samples / wall / 1e3:7.1f} k "
+                f"samples/s  {gflops:7.1f} GFLOP/s  {gflops / peak:6.1%} of peak")
+
+    print(f"{'':<22}{'wall':>10}  {'ratio':>5}")
+    print(line("plain loop", plain) + f"   ({args.plain_threads} thread(s))")
+    for name, (wall, _, phase, units) in (("nnstudy ungrouped", ungrouped),
+                                          ("nnstudy grouped", grouped)):
+        gflops = flops / (phase / workers) / 1e9
+        print(line(name, wall) + f"   ({units} units, {workers} worker(s); training phase "
+                                 f"{phase / workers:.1f} s, {gflops:.1f} GFLOP/s, "
+                                 f"{gflops / peak:.1%} of peak)")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+    print("\ntest accuracy per trial: plain / ungrouped / grouped")
+    for key in trials:
+        o, lr, s = key
+        print(f"  {o:<9} lr {lr:<6g} seed {s}: {plain_acc[key]:7.2%} "
+              f"{ungrouped[1][key]:7.2%} {grouped[1][key]:7.2%}")
+    diff_g = [abs(grouped[1][k] - ungrouped[1][k]) for k in trials]
+    diff_p = [abs(grouped[1][k] - plain_acc[k]) for k in trials]
+    print(f"grouped vs ungrouped: {sum(d == 0 for d in diff_g)} of {len(trials)} equal, "
+          f"largest difference {max(diff_g):.2%}")
+    print(f"grouped vs plain loop: median difference {statistics.median(diff_p):.2%}, "
+          f"largest {max(diff_p):.2%}; mean accuracy plain "
+          f"{statistics.mean(plain_acc.values()):.2%}, grouped "
+          f"{statistics.mean(grouped[1].values()):.2%}")
 
 
 if __name__ == "__main__":

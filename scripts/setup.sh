@@ -37,7 +37,7 @@ if [ "$MODE" = "--lowest" ]; then
   # torch 2.3.0, the declared minimum, exists on PyPI only as its CUDA build (about 3 GB
   # with its libraries); it runs on a CPU as well.
   "$VENV/bin/python" -c "import torch" 2>/dev/null || pip install "torch==2.3.0" -c ci/constraints-lowest.txt
-  pip install -c ci/constraints-lowest.txt -e ".[dev]"
+  pip install -c ci/constraints-lowest.txt -e ".[dev,ray]"
   exit 0
 fi
 
@@ -51,4 +51,4 @@ if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
       || pip install "torch>=2.3" --index-url https://download.pytorch.org/whl/cpu
   fi
 fi
-pip install -e ".[dev]"
+pip install -e ".[dev,ray]"

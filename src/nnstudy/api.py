@@ -146,8 +146,10 @@ class Study(runner.Study):
     the study directory."""
 
     def run(self, out: str | Path | None = None, workers: int | None = None,
-            threads: int | None = None, progress: bool = False) -> StudyResult:
-        return _finish(super().run(out, workers=workers, threads=threads, progress=progress))
+            threads: int | None = None, progress: bool = False, executor: str = "auto",
+            address: str | None = None) -> StudyResult:
+        return _finish(super().run(out, workers=workers, threads=threads, progress=progress,
+                                   executor=executor, address=address))
 
 
 def _finish(result) -> StudyResult:
@@ -156,10 +158,12 @@ def _finish(result) -> StudyResult:
     return StudyResult.of(result)
 
 
-def resume(out: str | Path, workers: int | None = None, progress: bool = False) -> StudyResult:
+def resume(out: str | Path, workers: int | None = None, progress: bool = False,
+           executor: str = "auto", address: str | None = None) -> StudyResult:
     """Run exactly the trials of the study in `out` that are not done, then keep its models
     and write its results.csv, report.md and report.html."""
-    return _finish(runner.resume(out, workers=workers, progress=progress))
+    return _finish(runner.resume(out, workers=workers, progress=progress, executor=executor,
+                                 address=address))
 
 
 def report(out: str | Path) -> StudyResult:

@@ -94,3 +94,9 @@ def main(argv: list[str] | None = None) -> None:
         err_console.print(f"error: {exc}", style="red", highlight=False, markup=False,
                           soft_wrap=True)
         raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        err_console.print("interrupted; a study continues with `nnstudy study resume DIR`",
+                          style="red", highlight=False, markup=False, soft_wrap=True)
+        raise SystemExit(130) from None

@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
-from nnstudy.cli.app import app, console, free_run_dir
+from nnstudy.cli.app import app, console, err_console, free_run_dir
 
 if TYPE_CHECKING:
     from nnstudy.study import StudyResult
 
+EXECUTOR_HELP = ("Where work units run: auto (inprocess for one unit or one worker, ray with "
+                 "--address, else local), inprocess, local (worker processes), ray.")
+ADDRESS_HELP = ("A Ray cluster's address (host:port of `ray start --head`); without it "
+                "--executor ray starts a local Ray instance and stops it at the end.")
+
 study_app = typer.Typer(help="Grids x seeds of training runs, stored in SQLite, resumable.",
                         no_args_is_help=True)
 app.add_typer(study_app, name="study")
+
+
+@contextlib.contextmanager
+def _resumable_on_ctrl_c(study_dir: Path) -> Iterator[None]:
+    """Ctrl-C: the executor has cancelled its units and the store holds every unit that
+    finished; say how to continue, exit code 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        err_console.print(f"interrupted; continue with `nnstudy study resume {study_dir}`",
+                          highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(130) from None
 
 
 def _print_result(result: StudyResult) -> None:
@@ -42,6 +61,8 @@ def run_command(
                                     help="Whose weights models/ keeps: best (the best seed of "
                                          "each selected configuration), all or none "
                                          "[default: the study file's keep_models, or best]."),
+    executor: str = typer.Option("auto", "--executor", help=EXECUTOR_HELP),
+    address: str = typer.Option(None, "--address", help=ADDRESS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
 ) -> None:
     """Run every trial of a study; groups of trials that share an architecture train
@@ -49,17 +70,21 @@ def run_command(
     `keep_models` says (default: the best seed of each selected configuration)."""
     from nnstudy.api import Study
     from nnstudy.config.study import check_parallelism
+    from nnstudy.study.executors import check_executor
 
     check_parallelism(workers, threads)
     if keep_models is not None:
         set_ = [*set_, f"keep_models={keep_models}"]
+    check_executor(executor, address)
     study = Study.from_yaml(study_file, set_)
     if out is None:  # a new directory: an earlier run of the same study is kept
         out = free_run_dir(Path("runs") / study.spec.dir_name)
     console.print(f"study {study.spec.name}: {len(study.plans)} trials in "
                   f"{len(study.groups)} group(s)", highlight=False, markup=False)
-    result = study.run(out=out, workers=workers, threads=threads,
-                       progress=not quiet and console.is_terminal)
+    with _resumable_on_ctrl_c(out):
+        result = study.run(out=out, workers=workers, threads=threads,
+                           progress=not quiet and console.is_terminal, executor=executor,
+                           address=address)
     _print_result(result)
 
 
@@ -67,14 +92,22 @@ def run_command(
 def resume_command(
     study_dir: Path = typer.Argument(..., help="Study directory to continue."),
     workers: int = typer.Option(None, "--workers", help="Worker processes [default: cores]."),
+    executor: str = typer.Option("auto", "--executor", help=EXECUTOR_HELP),
+    address: str = typer.Option(None, "--address", help=ADDRESS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
 ) -> None:
-    """Run exactly the trials that are not done (pending, running when killed, failed)."""
+    """Run exactly the trials that are not done (pending, running when killed, failed), on
+    any executor."""
     from nnstudy.api import resume
     from nnstudy.config.study import check_parallelism
+    from nnstudy.study.executors import check_executor
 
     check_parallelism(workers)
-    _print_result(resume(study_dir, workers=workers, progress=not quiet and console.is_terminal))
+    check_executor(executor, address)
+    with _resumable_on_ctrl_c(study_dir):
+        result = resume(study_dir, workers=workers, progress=not quiet and console.is_terminal,
+                        executor=executor, address=address)
+    _print_result(result)
 
 
 @study_app.command("status")

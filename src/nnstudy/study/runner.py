@@ -21,8 +21,6 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +29,10 @@ import yaml
 from nnstudy.config.loading import validate
 from nnstudy.config.study import StudySpec, TrialPlan, check_parallelism, load_study, plan_trials
 from nnstudy.errors import ConfigError
+from nnstudy.study.executors import Executor, UnitEvents, check_executor, choose_executor
 from nnstudy.study.lock import StudyLock
 from nnstudy.study.result import StudyResult, load_result
 from nnstudy.study.store import TrialStore, check_new_study_dir, open_store, require_study_dir
-from nnstudy.study.worker import init_worker, run_group
 from nnstudy.training.grouping import group_key
 
 
@@ -102,10 +100,15 @@ class Study:
         return out
 
     def run(self, out: str | Path | None = None, workers: int | None = None,
-            threads: int | None = None, progress: bool = False) -> StudyResult:
+            threads: int | None = None, progress: bool = False, executor: str = "auto",
+            address: str | None = None) -> StudyResult:
         """Create the study directory and run every trial. Refuses a directory that already
-        holds a study (use `resume`), a file, and a directory that is not empty."""
+        holds a study (use `resume`), a file, and a directory that is not empty.
+
+        `executor`: where the units run (`nnstudy.study.executors`: auto, inprocess, local,
+        ray); `address`: a Ray cluster's (without it, `ray` starts a local instance)."""
         check_parallelism(workers, threads)
+        check_executor(executor, address)
         out = Path(out) if out is not None else Path("runs") / self.spec.dir_name
         if (out / "study.db").exists():
             with StudyLock(out):
@@ -122,6 +125,7 @@ class Study:
         out.mkdir(parents=True, exist_ok=True)
         units = self.work_units()
         w, t = default_parallelism(len(units), workers, threads)
+        runner = choose_executor(executor, len(units), w, address)
         with StudyLock(out):
             store = open_store(out)
             try:
@@ -130,7 +134,7 @@ class Study:
                 store.add_trials(self._rows(units))
                 (out / "study.yaml").write_text(
                     yaml.safe_dump(self.spec.model_dump(mode="json"), sort_keys=False))
-                _execute(store, out, w, t, progress)
+                _execute(store, out, runner, t, progress)
             finally:
                 store.close()
         return load_result(out)
@@ -148,9 +152,12 @@ class Study:
         return rows
 
 
-def resume(out: str | Path, workers: int | None = None, progress: bool = False) -> StudyResult:
-    """Run exactly the trials of `out` that are not done, with the study's thread count."""
+def resume(out: str | Path, workers: int | None = None, progress: bool = False,
+           executor: str = "auto", address: str | None = None) -> StudyResult:
+    """Run exactly the trials of `out` that are not done, with the study's thread count,
+    on any executor (a study started on one resumes on another with the same numbers)."""
     check_parallelism(workers)
+    check_executor(executor, address)
     out = require_study_dir(out)  # before the lock, which would create study.lock
     open_store(out, must_exist=True).close()  # a damaged study.db is refused before it too
     with StudyLock(out):
@@ -160,7 +167,8 @@ def resume(out: str | Path, workers: int | None = None, progress: bool = False) 
             validate(StudySpec, meta["spec"])
             n_units = len({t["grp"] for t in store.not_done()})
             w, _ = default_parallelism(max(n_units, 1), workers, meta["threads"])
-            _execute(store, out, w, meta["threads"], progress)
+            runner = choose_executor(executor, n_units, w, address)
+            _execute(store, out, runner, meta["threads"], progress)
         finally:
             store.close()
     return load_result(out)
@@ -179,8 +187,10 @@ def status(out: str | Path) -> dict[str, Any]:
         store.close()
 
 
-def _execute(store: TrialStore, out: Path, workers: int, threads: int, progress: bool) -> None:
-    """Run the groups that have trials not done; commit each group's results as it ends."""
+def _execute(store: TrialStore, out: Path, executor: Executor, threads: int,
+             progress: bool) -> None:
+    """Run the groups that have trials not done; commit each group's results as it ends.
+    The executor runs the units; this process alone writes the store."""
     todo: dict[str, list[dict[str, Any]]] = {}
     for t in store.not_done():
         todo.setdefault(t["grp"], []).append(t)
@@ -195,43 +205,25 @@ def _execute(store: TrialStore, out: Path, workers: int, threads: int, progress:
                          "trials": [(t["id"], t["config_json"]) for t in members]})
     (out / "models").mkdir(exist_ok=True)
     display = _Display(len(payloads), sum(len(p["trials"]) for p in payloads), progress)
-    start = time.perf_counter()
-    try:
-        if workers <= 1:
-            import torch
 
-            saved = torch.get_num_threads()
-            try:
-                for payload in payloads:
-                    store.mark_running([i for i, _ in payload["trials"]])
-                    display.started(payload)
-                    _commit(store, out, payload, run_group(payload), display)
-            finally:
-                torch.set_num_threads(saved)
-        else:
-            ctx = get_context("spawn")
-            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_worker,
-                                     initargs=(threads, os.getpid())) as pool:
-                pending = {}
-                queue = list(payloads)
-                while queue or pending:
-                    while queue and len(pending) < workers:
-                        payload = queue.pop(0)
-                        store.mark_running([i for i, _ in payload["trials"]])
-                        display.started(payload)
-                        pending[pool.submit(run_group, payload)] = payload
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        payload = pending.pop(fut)
-                        try:
-                            outcome = fut.result()
-                        except Exception as exc:  # the worker process died
-                            outcome = {"group": payload["group"], "error": f"worker died: {exc}"}
-                        _commit(store, out, payload, outcome, display)
+    def started(payload: dict[str, Any]) -> None:
+        store.mark_running([i for i, _ in payload["trials"]])
+        display.started(payload)
+
+    def finished(payload: dict[str, Any], outcome: dict[str, Any]) -> None:
+        _commit(store, out, payload, outcome, display)
+
+    start = time.perf_counter()
+    stats: dict[str, Any] | None = None
+    try:
+        stats = executor.run(payloads, threads, UnitEvents(started, finished, display.epoch))
     finally:
         display.close()
         meta = store.meta()
-        store.set_meta(wall_time_s=meta.get("wall_time_s", 0.0) + time.perf_counter() - start)
+        record = stats if stats is not None else {"executor": executor.name,
+                                                  "interrupted": True}
+        store.set_meta(wall_time_s=meta.get("wall_time_s", 0.0) + time.perf_counter() - start,
+                       executions=[*meta.get("executions", []), record])
 
 
 def _commit(store: TrialStore, out: Path, payload: dict[str, Any], outcome: dict[str, Any],
@@ -258,6 +250,7 @@ class _Display:
         self.running = 0
         self.groups_done = 0
         self.failed = 0
+        self.epochs: dict[str, tuple[int, int]] = {}  # a running unit's last epoch
         if not enabled:
             return
         from rich.progress import (
@@ -284,13 +277,21 @@ class _Display:
             left = self.groups - self.groups_done - self.running
             info = (f"groups: {self.groups_done} done, {self.running} running, {left} left"
                     + (f", {self.failed} failed" if self.failed else ""))
+            if self.epochs:
+                info += ", epochs " + " ".join(f"{e}/{n}" for e, n in self.epochs.values())
             self.progress.update(self.task, info=info)
 
     def started(self, payload: dict[str, Any]) -> None:
         self.running += 1
         self._refresh()
 
+    def epoch(self, unit: str, epoch: int, epochs: int) -> None:
+        if self.enabled:
+            self.epochs[unit] = (epoch, epochs)
+            self._refresh()
+
     def finished(self, payload: dict[str, Any], failed: bool) -> None:
+        self.epochs.pop(payload["group"], None)
         self.running -= 1
         self.groups_done += 1
         self.failed += int(failed)

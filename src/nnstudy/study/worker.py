@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -61,7 +62,9 @@ def watch_parent(parent: int) -> None:
     threading.Thread(target=poll, name="nnstudy-parent-watch", daemon=True).start()
 
 
-def _bundle(data_json: str):
+def load_bundle(data_json: str):
+    """The data set of a data spec (as JSON), loaded once per process and kept while the
+    units it runs share it."""
     from nnstudy.config.data import DataSpec
     from nnstudy.data import load_data
 
@@ -71,8 +74,12 @@ def _bundle(data_json: str):
     return _BUNDLES[data_json]
 
 
-def run_group(payload: dict[str, Any]) -> dict[str, Any]:
-    """Train one group. `payload`: group, threads, trials [(id, config_json)].
+def run_group(payload: dict[str, Any], bundle: Any = None,
+              progress: Callable[[int, int, dict[str, float]], None] | None = None
+              ) -> dict[str, Any]:
+    """Train one group. `payload`: group, threads, trials [(id, config_json)]; `bundle`:
+    its data set when the executor brings it (else loaded here, see `load_bundle`);
+    `progress`: called after each epoch (see `nnstudy.training.trainer.train_group`).
 
     Returns {"group", "results": [{id, status, history, steps, summary, state}]}, or
     {"group", "error"} when the group raised: its trials are then marked failed.
@@ -87,7 +94,8 @@ def run_group(payload: dict[str, Any]) -> dict[str, Any]:
     torch.set_flush_denormal(True)
     try:
         specs = [RunSpec.model_validate_json(c) for _, c in payload["trials"]]
-        bundle = _bundle(specs[0].data.model_dump_json())
+        if bundle is None:
+            bundle = load_bundle(specs[0].data.model_dump_json())
         features = prepare_features(specs, bundle)  # a backbone's, computed once, cached
         specs, bundle = features.specs, features.bundle
         start = time.perf_counter()
@@ -96,7 +104,7 @@ def run_group(payload: dict[str, Any]) -> dict[str, Any]:
 
             trained = [train_with_numpy(s, bundle) for s in specs]
         else:
-            trained = train_group(specs, bundle)
+            trained = train_group(specs, bundle, progress=progress)
         wall = time.perf_counter() - start
         model = build_model(specs[0].model, bundle.input_shape, bundle.num_classes)
         flops = training_flops(model, bundle.input_shape)

@@ -1,0 +1,77 @@
+"""The local executor survives a worker process that dies: the pool is started again and the
+lost units rerun (bounded), every unit is reported started and finished exactly once, and a
+unit whose workers keep dying fails alone while the others finish.
+
+The unit function is a real module in a temporary directory (spawned workers import it by
+name); it kills its own process with SIGKILL, as the kernel's OOM killer or `kill -9` would.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import textwrap
+
+import pytest
+
+from nnstudy.study.executors.base import UnitEvents
+from nnstudy.study.executors.local import LocalExecutor
+
+UNIT = textwrap.dedent("""
+    import os, signal, time
+    from pathlib import Path
+
+    def unit(payload):
+        # payload["die"]: how many times this unit kills its worker before it succeeds
+        marks = Path(payload["dir"]) / payload["group"]
+        marks.mkdir(exist_ok=True)
+        runs = len(list(marks.iterdir()))
+        (marks / str(runs)).touch()
+        if runs < payload["die"]:
+            time.sleep(0.2)
+            os.kill(os.getpid(), signal.SIGKILL)
+        return {"group": payload["group"], "results": [payload["group"] + " ok"],
+                "pid": os.getpid()}
+""")
+
+
+@pytest.fixture
+def unit(tmp_path, monkeypatch):
+    (tmp_path / "dying_unit.py").write_text(UNIT)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("dying_unit")
+    yield module.unit
+    sys.modules.pop("dying_unit", None)
+
+
+def _run(tmp_path, unit, dies: dict[str, int], workers: int = 2, max_attempts: int = 3):
+    started: list[str] = []
+    finished: dict[str, list[dict]] = {}
+    events = UnitEvents(started=lambda p: started.append(p["group"]),
+                        finished=lambda p, o: finished.setdefault(p["group"], []).append(o),
+                        epoch=lambda *a: None)
+    payloads = [{"group": g, "die": n, "dir": str(tmp_path)} for g, n in dies.items()]
+    stats = LocalExecutor(workers, max_attempts=max_attempts, unit=unit).run(
+        payloads, 1, events)
+    return started, finished, stats
+
+
+@pytest.mark.slow
+def test_a_killed_worker_is_replaced_and_its_unit_runs_again(tmp_path, unit):
+    started, finished, stats = _run(tmp_path, unit, {"g0": 0, "g1": 1, "g2": 0, "g3": 0})
+    assert sorted(started) == ["g0", "g1", "g2", "g3"]  # each announced once
+    assert {g: [o.get("results") for o in outs] for g, outs in finished.items()} == {
+        g: [[f"{g} ok"]] for g in ("g0", "g1", "g2", "g3")}  # each finished exactly once
+    assert stats["pools"] >= 2 and "g1" in stats["retried"]
+    assert len(list((tmp_path / "g1").iterdir())) == 2  # died once, ran once more
+
+
+@pytest.mark.slow
+def test_a_unit_whose_workers_keep_dying_fails_alone_after_its_attempts(tmp_path, unit):
+    started, finished, _ = _run(tmp_path, unit, {"bad": 99, "good": 0}, max_attempts=2)
+    assert sorted(started) == ["bad", "good"]
+    assert finished["good"] == [{"group": "good", "results": ["good ok"],
+                                 "pid": finished["good"][0]["pid"]}]
+    [failure] = finished["bad"]
+    assert failure["error"].startswith("worker died 2 times running this unit")
+    assert len(list((tmp_path / "bad").iterdir())) == 2  # bounded: 2 attempts, no more
