@@ -50,8 +50,15 @@ def test_a_chunk_holds_at_least_min_eval_chunk_samples(digits, monkeypatch):
     assert eval_chunk(stacked, torch.zeros(10, 1, 8, 8)) == 10
 
 
-def test_an_mlp_is_evaluated_in_whole_batches(digits, monkeypatch):
+def test_chunked_evaluation_of_an_mlp_gives_the_metrics_of_whole_batches(digits, monkeypatch):
     stacked = stacked_of({"mlp": {"hidden": [16]}}, digits)
-    monkeypatch.setattr(evaluation, "EVAL_CHUNK_BYTES", 1)
-    x = torch.zeros(100, 64)
-    assert eval_chunk(stacked, x) == 100
+    batches = EvalBatches(digits, 4096, torch.device("cpu"), torch.float32)
+    x = batches("train")[0][0]
+    assert stacked.largest_activation(x[:1]) == 64  # the flattened input: 64 > 3 x 16
+    monkeypatch.setattr(evaluation, "EVAL_CHUNK_BYTES", 70 * 64 * 4)
+    assert eval_chunk(stacked, x) == 70
+    chunked = evaluate(stacked, batches, "cross_entropy")
+    monkeypatch.setattr(evaluation, "EVAL_CHUNK_BYTES", 1 << 40)
+    whole = evaluate(stacked, batches, "cross_entropy")
+    for key, value in whole.items():
+        assert torch.equal(chunked[key], value), key

@@ -7,16 +7,17 @@ For model g and a split of n samples:
 
 The sums are taken per batch in the training dtype and accumulated in float64.
 
-On a CPU, models with image inputs (convolutions) run their forward pass over an
-evaluation batch in chunks whose largest activation stays under EVAL_CHUNK_BYTES: a batch
-of 4,096 images makes activations of tens of MB that spill every cache, and LeNet's
-evaluation ran 3-4x faster in chunks of 128 to 256 images (2-core CPU). A sample's logits
-do not depend on the chunk (checked bitwise for LeNet and the CIFAR net with chunks of 8
-samples and more, and tested; a chunk of one or two samples can take another kernel and
-round differently, so a batch is cut into near-equal chunks of at least MIN_EVAL_CHUNK),
-and the loss and accuracy are summed over the whole batch as before, so the metrics are
-the same. Flat inputs (MLPs) are not chunked: their first layer is one large product,
-which runs best whole.
+On a CPU, the forward pass over an evaluation batch runs in chunks whose largest
+activation (all G models together; a flattened input counts) stays under
+EVAL_CHUNK_BYTES: a batch of 4,096 makes activations of several to tens of MB that spill
+the caches. Measured on a 2-core CPU, one
+thread: LeNet's evaluation ran 3-4x faster in chunks of 128 to 256 images than whole, a
+group of five 784-100-10 MLPs 10-20% faster in chunks of 512 to 1,024, one MLP the same. A
+sample's logits do not depend on the chunk (checked bitwise for those and the CIFAR net
+with chunks of 8 samples and more, and tested; a chunk of one or two samples can take
+another kernel and round differently, so a batch is cut into near-equal chunks of at
+least MIN_EVAL_CHUNK), and the loss and accuracy are summed over the whole batch as
+before, so the metrics are the same. On a GPU batches run whole.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from nnstudy.training.batches import SPLITS, EvalBatches
 from nnstudy.training.losses import correct_counts, loss_sums
 from nnstudy.training.stacked import StackedModel
 
-EVAL_CHUNK_BYTES = 8 << 20
+EVAL_CHUNK_BYTES = 2 << 20
 MIN_EVAL_CHUNK = 64
 
 
@@ -59,10 +60,10 @@ def evaluate(stacked: StackedModel, batches: EvalBatches, loss: str) -> dict[str
 
 def eval_chunk(stacked: StackedModel, x: Tensor) -> int:
     """How many samples of the shared inputs `x` [B, ...] one forward pass takes during
-    evaluation: all of them, except for image inputs on a CPU, where the largest activation
-    of a chunk stays under EVAL_CHUNK_BYTES (at least MIN_EVAL_CHUNK samples)."""
-    if x.dim() <= 2 or x.device.type != "cpu" or len(x) == 0:
-        return len(x) if len(x) else 1
+    evaluation: on a CPU, as many as keep the largest activation under EVAL_CHUNK_BYTES
+    (at least MIN_EVAL_CHUNK); elsewhere, and for models run through vmap, all of them."""
+    if x.device.type != "cpu" or len(x) <= MIN_EVAL_CHUNK:
+        return max(len(x), 1)
     largest = stacked.largest_activation(x[:1])
     if largest is None:
         return len(x)
