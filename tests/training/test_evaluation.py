@@ -33,10 +33,10 @@ def test_chunked_evaluation_of_a_cnn_gives_the_metrics_of_whole_batches(digits, 
     largest = stacked.largest_activation(x[:1])
     assert largest == 3 * 4 * 8 * 8  # the first conv's output, 3 models
     monkeypatch.setattr(evaluation, "EVAL_CHUNK_BYTES", 100 * largest * 4)
-    assert eval_chunk(stacked, x) == 100  # 1294 samples: 13 chunks of 99 or 100
+    assert eval_chunk(stacked, x[:1]) == 100  # 1294 samples: 13 chunks of 99 or 100
     chunked = evaluate(stacked, batches, "cross_entropy")
     monkeypatch.setattr(evaluation, "EVAL_CHUNK_BYTES", 1 << 40)
-    assert eval_chunk(stacked, x) == len(x)
+    assert eval_chunk(stacked, x[:1]) > len(x)
     whole = evaluate(stacked, batches, "cross_entropy")
     assert chunked.keys() == whole.keys()
     for key, value in whole.items():
@@ -46,8 +46,7 @@ def test_chunked_evaluation_of_a_cnn_gives_the_metrics_of_whole_batches(digits, 
 def test_a_chunk_holds_at_least_min_eval_chunk_samples(digits, monkeypatch):
     stacked = stacked_of(CNN, digits)
     monkeypatch.setattr(evaluation, "EVAL_CHUNK_BYTES", 1)
-    assert eval_chunk(stacked, torch.zeros(1000, 1, 8, 8)) == evaluation.MIN_EVAL_CHUNK
-    assert eval_chunk(stacked, torch.zeros(10, 1, 8, 8)) == 10
+    assert eval_chunk(stacked, torch.zeros(1, 1, 8, 8)) == evaluation.MIN_EVAL_CHUNK
 
 
 def test_chunked_evaluation_of_an_mlp_gives_the_metrics_of_whole_batches(digits, monkeypatch):
@@ -56,7 +55,7 @@ def test_chunked_evaluation_of_an_mlp_gives_the_metrics_of_whole_batches(digits,
     x = batches("train")[0][0]
     assert stacked.largest_activation(x[:1]) == 64  # the flattened input: 64 > 3 x 16
     monkeypatch.setattr(evaluation, "EVAL_CHUNK_BYTES", 70 * 64 * 4)
-    assert eval_chunk(stacked, x) == 70
+    assert eval_chunk(stacked, x[:1]) == 70
     chunked = evaluate(stacked, batches, "cross_entropy")
     monkeypatch.setattr(evaluation, "EVAL_CHUNK_BYTES", 1 << 40)
     whole = evaluate(stacked, batches, "cross_entropy")
