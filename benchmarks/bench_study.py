@@ -23,8 +23,9 @@ accuracy at the end.
         [--epochs 15] [--device cpu|cuda] [--root ../shared/data/mnist-10k]
 
 Each line gives the wall time, the ratio plain / it, training samples per second (trials
-x epochs x 8,000 / wall), the achieved GFLOP/s (the training FLOPs of nnstudy's counting
-convention, `nnstudy inspect`, over the wall time) and that as a fraction of this
+x epochs x 8,000 / wall, as if no trial stopped: nnstudy stops a model whose loss blows
+up, the plain loop does not), the achieved GFLOP/s (the training FLOPs of nnstudy's
+counting convention, `nnstudy inspect`, over the wall time) and that as a fraction of this
 machine's float32 matmul peak, measured first in the same run (a 4096 x 4096 `torch.mm`
 with torch's default threads). The convention counts a batch of one (no accumulation
 over the batch in the weight gradient) and no evaluation; so for the nnstudy runs a second

@@ -197,14 +197,20 @@ class StackedModel:
     @torch.no_grad()
     def largest_activation(self, x: Tensor) -> int | None:
         """Elements of the largest output of any layer of the G models for the inputs `x`
-        [B, ...] shared by every model; None for a model that goes through vmap."""
+        [B, ...] shared by every model; None for a model that goes through vmap. Call it in
+        eval mode (as `evaluation.evaluate` does), so that batch norm uses and keeps its
+        running statistics."""
         if not self.explicit:
             return None
         h, layout = x, "shared_flat" if x.dim() == 2 else "shared"
         largest = 0
-        for name, mod, op in self._steps:
-            h, layout = op(self, name, mod, h, layout)
-            largest = max(largest, h.numel())
+        record, self.record = self.record, None  # this pass is no observation
+        try:
+            for name, mod, op in self._steps:
+                h, layout = op(self, name, mod, h, layout)
+                largest = max(largest, h.numel())
+        finally:
+            self.record = record
         return largest
 
     def _linear(self, name: str, mod: nn.Linear, h: Tensor, layout: str) -> tuple[Tensor, str]:
