@@ -5,10 +5,12 @@ Workers die with the driver (`worker.init_worker`), ignore Ctrl-C (the driver ha
 and run each unit with the study's thread count.
 
 A worker process that dies (killed, out of memory) breaks the whole pool: every unit still
-in it is lost with it. The executor then starts a new pool and runs those units again, each
-at most `max_attempts` times in all; a unit whose workers died that often has its trials
-failed with the reason, and the study goes on (`resume` runs them again). A unit that raises
-is not retried: that is its result (its trials are failed with the error in `run_group`).
+in it is lost with it, and which of them killed its worker cannot be told. So the units
+lost with a pool become suspects: each runs again alone, in a pool of one worker, where a
+death is its own. A unit whose worker died `max_attempts` times (alone, or as the only unit
+of its pool) has its trials failed with the reason, and the study goes on (`resume` runs
+them again); the other units are never failed for it. A unit that raises is not retried:
+that is its result (its trials are failed with the error in `run_group`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 from nnstudy.study.executors.base import Outcome, Payload, UnitEvents
 
-# Runs of one unit whose worker died, the first included, before its trials are failed.
+# Deaths of a unit's worker, with the unit alone in its pool, before its trials are failed.
 MAX_ATTEMPTS = 3
 
 
@@ -41,58 +43,73 @@ class LocalExecutor:
     def run(self, payloads: list[Payload], threads: int, events: UnitEvents
             ) -> dict[str, Any]:
         start = time.perf_counter()
-        attempts = {p["group"]: 0 for p in payloads}
-        queue = list(payloads)
+        deaths = {p["group"]: 0 for p in payloads}
+        announced: set[str] = set()
+        queue, suspects = list(payloads), []
         pools = 0
-        while queue:
+        while queue or suspects:
             pools += 1
-            queue = self._run_pool(queue, threads, events, attempts)
+            if suspects:  # alone in a pool of one: a death is this unit's
+                payload = suspects.pop(0)
+                lost, _ = self._run_pool([payload], 1, threads, events, announced)
+            else:
+                lost, queue = self._run_pool(queue, self.workers, threads, events, announced)
+                if len(lost) > 1:  # which one killed its worker cannot be told
+                    suspects.extend(lost)
+                    continue
+            for payload in lost:
+                group = payload["group"]
+                deaths[group] += 1
+                if deaths[group] < self.max_attempts:
+                    suspects.append(payload)
+                else:
+                    events.finished(payload, {
+                        "group": group,
+                        "error": f"worker died {deaths[group]} times running this unit"})
         return {"executor": self.name, "workers": self.workers, "units": len(payloads),
-                "pools": pools, "retried": sorted(g for g, n in attempts.items() if n > 1),
+                "pools": pools, "worker_deaths": {g: n for g, n in deaths.items() if n},
                 "wall_s": round(time.perf_counter() - start, 3)}
 
-    def _run_pool(self, queue: list[Payload], threads: int, events: UnitEvents,
-                  attempts: dict[str, int]) -> list[Payload]:
-        """Run units in one pool until they are done or the pool breaks; return the units
-        to run again in a new pool."""
+    def _run_pool(self, queue: list[Payload], workers: int, threads: int,
+                  events: UnitEvents, announced: set[str]
+                  ) -> tuple[list[Payload], list[Payload]]:
+        """Run units in one pool until they are done or the pool breaks. Returns the units
+        lost with a broken pool and the units not sent to it."""
         from nnstudy.study.worker import init_worker, run_group
 
         unit = self.unit or run_group
+        queue = list(queue)
+        lost: list[Payload] = []
         ctx = get_context("spawn")
-        again: list[Payload] = []
-        with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=init_worker,
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_worker,
                                  initargs=(threads, os.getpid())) as pool:
             pending: dict[Future, Payload] = {}
             try:
-                while (queue and not again) or pending:
-                    while queue and not again and len(pending) < self.workers:
-                        payload = queue.pop(0)
+                while (queue and not lost) or pending:
+                    while queue and not lost and len(pending) < workers:
                         try:
-                            future = pool.submit(unit, payload)
+                            future = pool.submit(unit, queue[0])
                         except BrokenProcessPool:  # it broke since the last wait
-                            again.append(payload)
                             break
-                        if attempts[payload["group"]] == 0:
+                        payload = queue.pop(0)
+                        if payload["group"] not in announced:
+                            announced.add(payload["group"])
                             events.started(payload)
-                        attempts[payload["group"]] += 1
                         pending[future] = payload
+                    if not pending:
+                        break
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for fut in done:
                         payload = pending.pop(fut)
                         try:
                             outcome = fut.result()
-                        except BrokenProcessPool as exc:  # a worker process died
-                            n = attempts[payload["group"]]
-                            if n < self.max_attempts:
-                                again.append(payload)
-                                continue
-                            outcome = {"group": payload["group"],
-                                       "error": f"worker died {n} times running this unit: "
-                                                f"{exc or 'killed'}"}
+                        except BrokenProcessPool:  # a worker process died
+                            lost.append(payload)
+                            continue
                         except Exception as exc:  # the unit could not be sent or read back
                             outcome = {"group": payload["group"], "error": f"worker: {exc!r}"}
                         events.finished(payload, outcome)
             except KeyboardInterrupt:
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
-        return again + queue
+        return lost, queue
