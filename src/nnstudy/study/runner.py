@@ -100,8 +100,8 @@ class Study:
         return out
 
     def run(self, out: str | Path | None = None, workers: int | None = None,
-            threads: int | None = None, progress: bool = False, executor: str = "auto",
-            address: str | None = None) -> StudyResult:
+            threads: int | None = None, progress: bool = False,
+            executor: str | Executor = "auto", address: str | None = None) -> StudyResult:
         """Create the study directory and run every trial. Refuses a directory that already
         holds a study (use `resume`), a file, and a directory that is not empty.
 
@@ -153,7 +153,7 @@ class Study:
 
 
 def resume(out: str | Path, workers: int | None = None, progress: bool = False,
-           executor: str = "auto", address: str | None = None) -> StudyResult:
+           executor: str | Executor = "auto", address: str | None = None) -> StudyResult:
     """Run exactly the trials of `out` that are not done, with the study's thread count,
     on any executor (a study started on one resumes on another with the same numbers)."""
     check_parallelism(workers)

@@ -109,7 +109,7 @@ def _wait_for_nodes(address: str, n: int) -> None:
         ray.shutdown()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # up only while test_ray.py runs
 def ray_cluster():
     pytest.importorskip("ray", reason="Ray is not installed (pip install 'nnstudy[ray]')")
     src = str(Path(nnstudy.__file__).resolve().parents[1])
@@ -121,6 +121,7 @@ def ray_cluster():
                PYTHONPATH=os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH"))
                                           if p))
     cluster_env = dict(env, **{MARKER: marker})
+    saved_auth = os.environ.get("RAY_AUTH_MODE")
     os.environ["RAY_AUTH_MODE"] = "disabled"  # this process is a driver too
     temp = tempfile.mkdtemp(prefix="nnray-", dir="/tmp")  # short: Ray's socket paths
     gcs, dashboard, client, *node_ports = _free_ports(15)
@@ -148,3 +149,7 @@ def ray_cluster():
         _stop(procs, marker)
         for log in logs:
             log.close()
+        if saved_auth is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = saved_auth

@@ -1,5 +1,6 @@
 """Which executor runs a study's units, and what `--executor ray` says without Ray."""
 
+import socket
 import sys
 
 import pandas as pd
@@ -72,3 +73,20 @@ def test_every_executor_on_this_machine_gives_the_same_numbers_per_trial(tmp_pat
     store = open_store(tmp_path / "local")
     assert [e["executor"] for e in store.meta()["executions"]] == ["local"]
     store.close()
+
+
+def test_an_address_where_no_cluster_answers_is_one_line_and_writes_nothing(tmp_path, capsys):
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'nnstudy[ray]')")
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(STUDY))
+    out = tmp_path / "s"
+    with pytest.raises(SystemExit) as exc:
+        main(["study", "run", str(path), "--out", str(out), "--address", f"127.0.0.1:{port}",
+              "-q"])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.startswith(
+        f"error: --address 127.0.0.1:{port}: no Ray cluster answers there (Connection refused)")
+    assert not out.exists()

@@ -19,6 +19,7 @@ import yaml
 from nnstudy.api import Study
 from nnstudy.api import resume as resume_study
 from nnstudy.study import status
+from nnstudy.study.executors.ray import RayExecutor
 from nnstudy.study.store import open_store
 
 pytestmark = pytest.mark.slow
@@ -84,42 +85,68 @@ def test_a_study_on_the_cluster_equals_the_local_executor_per_trial(
     assert len(execution["unit_timings"]) == 4
 
 
-def test_a_killed_ray_worker_is_retried_and_every_trial_is_recorded_once(
-        ray_cluster, study_file, local_numbers, tmp_path):
+def run_killing_one_unit(study_file: Path, out: Path, address: str,
+                         executor: str | RayExecutor = "ray") -> tuple[pd.DataFrame, str]:
+    """Run the study on the cluster while a thread kills the Ray worker process of the
+    first unit it sees running (its pid from Ray's state API); the trials and that unit's
+    task name."""
     from ray.util.state import list_tasks
 
-    killed: list[tuple[str, int]] = []
+    killed: list[str] = []
     stop = threading.Event()
 
     def kill_one_running_unit() -> None:
         while not stop.is_set():
             try:
-                running = list_tasks(address=ray_cluster.address, detail=True,
+                running = list_tasks(address=address, detail=True,
                                      filters=[("state", "=", "RUNNING")])
             except Exception:  # the state API answers once the driver has started
                 running = []
             for task in running:
                 if task.name.startswith("nnstudy:") and task.worker_pid:
                     os.kill(task.worker_pid, signal.SIGKILL)
-                    killed.append((task.name, task.worker_pid))
+                    killed.append(task.name)
                     return
             time.sleep(0.2)
 
     killer = threading.Thread(target=kill_one_running_unit, daemon=True)
     killer.start()
-    out = tmp_path / "ray"
     try:
-        trials = Study.from_yaml(study_file).run(out=out, executor="ray",
-                                                 address=ray_cluster.address).trials
+        trials = Study.from_yaml(study_file).run(out=out, executor=executor,
+                                                 address=address).trials
     finally:
         stop.set()
         killer.join(timeout=30)
     assert killed, "no unit was seen running, so none was killed"
+    return trials, killed[0]
+
+
+def test_a_killed_ray_worker_is_retried_and_every_trial_is_recorded_once(
+        ray_cluster, study_file, local_numbers, tmp_path):
+    from ray.util.state import list_tasks
+
+    out = tmp_path / "ray"
+    trials, name = run_killing_one_unit(study_file, out, ray_cluster.address)
     pd.testing.assert_frame_equal(numbers(trials), local_numbers, check_exact=True)
     assert_each_trial_recorded_once(out)
     attempts = list_tasks(address=ray_cluster.address, detail=True,
-                          filters=[("name", "=", killed[0][0])])
+                          filters=[("name", "=", name)])
     assert max(t.attempt_number for t in attempts) >= 1  # Ray ran the unit again
+
+
+def test_when_retries_are_spent_the_units_trials_fail_with_the_error_and_the_study_goes_on(
+        ray_cluster, study_file, local_numbers, tmp_path):
+    out = tmp_path / "ray"
+    trials, name = run_killing_one_unit(study_file, out, ray_cluster.address,
+                                        RayExecutor(ray_cluster.address, max_retries=0))
+    unit = name.removeprefix("nnstudy:")
+    failed = trials[trials["status"] == "failed"]
+    assert set(failed["group"]) == {unit} and len(failed) == 2
+    assert failed["error"].str.startswith("ray: ").all()
+    assert trials[trials["group"] != unit]["status"].eq("done").all()
+    resumed = resume_study(out, executor="inprocess").trials  # reruns that unit alone
+    pd.testing.assert_frame_equal(numbers(resumed), local_numbers, check_exact=True)
+    assert_each_trial_recorded_once(out)
 
 
 def run_driver(study_file: Path, out: Path, env: dict[str, str], address: str

@@ -16,23 +16,30 @@ from nnstudy.study.executors.local import LocalExecutor
 EXECUTORS = ("auto", "inprocess", "local", "ray")
 
 
-def check_executor(name: str, address: str | None = None) -> None:
+def check_executor(name: str | Executor, address: str | None = None) -> None:
     """Refuse an unknown executor, an address without Ray, and Ray where it is not
-    installed, before anything is written."""
+    installed, before anything is written. An Executor object is taken as it is."""
+    if not isinstance(name, str):
+        return
     if name not in EXECUTORS:
         raise ConfigError(f"--executor: {name!r} is not one of {', '.join(EXECUTORS)}")
     if address is not None and name not in ("auto", "ray"):
         raise ConfigError(f"--address: a Ray cluster's address needs --executor ray "
                           f"(got --executor {name})")
     if name == "ray" or address is not None:
-        from nnstudy.study.executors.ray import import_ray
+        from nnstudy.study.executors.ray import check_address, import_ray
 
         import_ray()
+        if address is not None:
+            check_address(address)
 
 
-def choose_executor(name: str, units: int, workers: int,
+def choose_executor(name: str | Executor, units: int, workers: int,
                     address: str | None = None) -> Executor:
-    """The executor `name` stands for, for `units` work units and `workers` processes."""
+    """The executor `name` stands for, for `units` work units and `workers` processes (an
+    Executor object, such as `RayExecutor(address, max_retries=0)`, is itself)."""
+    if not isinstance(name, str):
+        return name
     check_executor(name, address)
     if name == "auto":
         if address is not None:

@@ -20,6 +20,7 @@ when this executor runs.
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from typing import Any
 
@@ -31,6 +32,7 @@ INSTALL_HINT = "pip install 'nnstudy[ray]'"
 # a unit that raises is a result, its trials are marked failed).
 MAX_RETRIES = 3
 POLL_S = 0.5  # how often the driver drains the progress actor while it waits
+CONNECT_TIMEOUT_S = 10.0  # for the first look at an --address
 
 
 def import_ray():
@@ -41,6 +43,21 @@ def import_ray():
         raise ConfigError(f"--executor ray: Ray is not installed; install it with "
                           f"{INSTALL_HINT}") from None
     return ray
+
+
+def check_address(address: str) -> None:
+    """Refuse a `host:port` where nothing accepts a connection, before anything is written
+    (Ray itself keeps retrying such an address for minutes). Other forms (`auto`,
+    `ray://...`) are left to Ray."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or "/" in host:
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ConfigError(f"--address {address}: no Ray cluster answers there "
+                          f"({exc.strerror or exc}); start one with `ray start --head`, "
+                          "see docs/distributed.md") from None
 
 
 class RayExecutor:
@@ -65,7 +82,7 @@ class RayExecutor:
             t = time.perf_counter()
             data_refs, stats["data_load_s"], stats["data_put_s"] = _put_data(ray, payloads,
                                                                             threads)
-            progress = ray.remote(num_cpus=0)(_Progress).remote()
+            progress = _progress_actor(ray)
             task = ray.remote(run_unit)
             stats["setup_s"] = round(time.perf_counter() - t, 3)
             for payload in payloads:
@@ -80,7 +97,7 @@ class RayExecutor:
             units = []
             while refs:
                 done, _ = ray.wait(list(refs), num_returns=1, timeout=POLL_S)
-                for unit, epoch, epochs in ray.get(progress.drain.remote()):
+                for unit, epoch, epochs in _drain(ray, progress):
                     events.epoch(unit, epoch, epochs)
                 for ref in done:
                     payload, submitted = refs.pop(ref)
@@ -103,6 +120,24 @@ class RayExecutor:
             raise
         finally:
             ray.shutdown()  # stops the instance started here; disconnects from a cluster
+
+
+def _progress_actor(ray):
+    """The actor that holds epoch events, on the driver's own node: a node that dies takes
+    its tasks (which Ray retries) but not the progress display."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
+    return ray.remote(num_cpus=0, scheduling_strategy=here)(_Progress).remote()
+
+
+def _drain(ray, progress) -> list[tuple[str, int, int]]:
+    """The epoch events since the last call; none when the actor is gone (progress is a
+    display, never a reason to stop the study)."""
+    try:
+        return ray.get(progress.drain.remote(), timeout=10 * POLL_S)
+    except (ray.exceptions.RayError, TimeoutError):
+        return []
 
 
 def _connect(ray, address: str | None) -> None:
