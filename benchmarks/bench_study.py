@@ -26,9 +26,12 @@ Each line gives the wall time, the ratio plain / it, training samples per second
 x epochs x 8,000 / wall), the achieved GFLOP/s (the training FLOPs of nnstudy's counting
 convention, `nnstudy inspect`, over the wall time) and that as a fraction of this
 machine's float32 matmul peak, measured first in the same run (a 4096 x 4096 `torch.mm`
-with torch's default threads). For the nnstudy runs a second figure, "training phase",
-divides by the time the work units spent in `train_group` (summed over units, divided by
-the workers) instead of the wall time. Then each trial's test accuracy three ways.
+with torch's default threads). The convention counts a batch of one (no accumulation
+over the batch in the weight gradient) and no evaluation; so for the nnstudy runs a second
+figure, "training phase", takes the products nnstudy computes (forward, weight and input
+gradients of every training step, the forward of every per-epoch evaluation; 2 FLOPs a
+multiply-add, as the peak's mm) over the time the work units spent in `train_group`
+(summed over units, divided by the workers). Then each trial's test accuracy three ways.
 """
 
 from __future__ import annotations
@@ -116,16 +119,27 @@ def study_of(grid: str, data: dict, epochs: int, device: str,
     return Study.from_dict(spec)
 
 
+def matmul_work(net: nn.Module, n_train: int, n_eval: int, epochs: int) -> int:
+    """FLOPs (2 per multiply-add) of the products one nnstudy trial computes: per training
+    sample the forward, the weight gradient and, after the first layer, the input gradient
+    of each linear layer; and the forward of every evaluated sample (train and test, before
+    the first epoch and after each)."""
+    macs = [m.in_features * m.out_features for m in net.modules() if isinstance(m, nn.Linear)]
+    per_sample = 2 * (2 * sum(macs) + sum(macs[1:]))
+    return epochs * n_train * per_sample + (epochs + 1) * n_eval * 2 * sum(macs)
+
+
 def run_study(study: Study, workers: int | None) -> tuple[float, dict, float, int]:
-    """Wall seconds, {(optimizer, lr, seed): final test accuracy}, the units' summed
+    """Wall seconds, {(optimizer, lr, seed): (final test accuracy, status)}, the units' summed
     train_group seconds, and the number of work units."""
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         result = study.run(out=Path(tmp) / "study", workers=workers)
         wall = time.perf_counter() - start
     t = result.trials
-    acc = {(o, float(lr), int(s)): float(a) for o, lr, s, a in zip(
-        t["train.optimizer"], t["train.lr"], t["seed"], t["final_test_accuracy"], strict=True)}
+    acc = {(o, float(lr), int(s)): (float(a), status) for o, lr, s, a, status in zip(
+        t["train.optimizer"], t["train.lr"], t["seed"], t["final_test_accuracy"], t["status"],
+        strict=True)}
     return wall, acc, float(t["wall_time_s"].sum()), len(study.work_units())
 
 
@@ -155,14 +169,17 @@ def main() -> None:
     net = build_model(MODEL, bundle.input_shape, bundle.num_classes)
     per_sample = training_flops(net, bundle.input_shape)["training_flops_per_sample"]
     flops = samples * per_sample
+    work = len(trials) * matmul_work(net, n_train, n_train + len(bundle.test), args.epochs)
     load = os.getloadavg()
     peak = matmul_peak(device)
     print(f"grid {args.grid}: {len(trials)} trials of MLP 784-100-10 ReLU, batch 64, "
           f"{args.epochs} epochs, {n_train} training images, device {device}, "
           f"{os.cpu_count()} cores, torch threads {torch.get_num_threads()}")
     print(f"training FLOPs: {per_sample:,} per sample x {samples:,} samples = "
-          f"{flops / 1e12:.3f} TFLOP; float32 matmul peak (4096^3 mm): {peak:.1f} GFLOP/s; "
-          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+          f"{flops / 1e12:.3f} TFLOP (nnstudy's counting convention); products nnstudy computes "
+          f"(training and per-epoch evaluation, 2 FLOPs a multiply-add): {work / 1e12:.3f} TFLOP")
+    print(f"float32 matmul peak (4096^3 mm): {peak:.1f} GFLOP/s; load average "
+          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
     threads = torch.get_num_threads()
     torch.set_num_threads(args.plain_threads)
@@ -183,25 +200,31 @@ def main() -> None:
     print(line("plain loop", plain) + f"   ({args.plain_threads} thread(s))")
     for name, (wall, _, phase, units) in (("nnstudy ungrouped", ungrouped),
                                           ("nnstudy grouped", grouped)):
-        gflops = flops / (phase / workers) / 1e9
+        gflops = work / (phase / workers) / 1e9
         print(line(name, wall) + f"   ({units} units, {workers} worker(s); training phase "
-                                 f"{phase / workers:.1f} s, {gflops:.1f} GFLOP/s, "
+                                 f"{phase / workers:.1f} s, its products {gflops:.1f} GFLOP/s, "
                                  f"{gflops / peak:.1%} of peak)")
-    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"float32 matmul peak again: {matmul_peak(device):.1f} GFLOP/s; load average "
+          f"after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
-    print("\ntest accuracy per trial: plain / ungrouped / grouped")
+    print("\ntest accuracy per trial: plain / ungrouped / grouped (nnstudy stops a model "
+          "whose batch loss blows up: 'diverged')")
     for key in trials:
         o, lr, s = key
-        print(f"  {o:<9} lr {lr:<6g} seed {s}: {plain_acc[key]:7.2%} "
-              f"{ungrouped[1][key]:7.2%} {grouped[1][key]:7.2%}")
-    diff_g = [abs(grouped[1][k] - ungrouped[1][k]) for k in trials]
-    diff_p = [abs(grouped[1][k] - plain_acc[k]) for k in trials]
+        (u, u_status), (g, g_status) = ungrouped[1][key], grouped[1][key]
+        marks = {u_status, g_status} - {"done"}
+        print(f"  {o:<9} lr {lr:<6g} seed {s}: {plain_acc[key]:7.2%} {u:7.2%} {g:7.2%}"
+              f"{'  ' + '/'.join(sorted(marks)) if marks else ''}")
+    ours_u = {k: v[0] for k, v in ungrouped[1].items()}
+    ours_g = {k: v[0] for k, v in grouped[1].items()}
+    diff_g = [abs(ours_g[k] - ours_u[k]) for k in trials]
+    diff_p = [abs(ours_g[k] - plain_acc[k]) for k in trials]
     print(f"grouped vs ungrouped: {sum(d == 0 for d in diff_g)} of {len(trials)} equal, "
           f"largest difference {max(diff_g):.2%}")
     print(f"grouped vs plain loop: median difference {statistics.median(diff_p):.2%}, "
           f"largest {max(diff_p):.2%}; mean accuracy plain "
           f"{statistics.mean(plain_acc.values()):.2%}, grouped "
-          f"{statistics.mean(grouped[1].values()):.2%}")
+          f"{statistics.mean(ours_g.values()):.2%}")
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ then, from the repository root:
 
 Every figure is drawn from the studies' stored results (study.db, models/*.pt) with the
 functions of nnstudy.report.plots; a study that is not in RUNS is skipped, and said so.
-The running-loss figures (the reports' "loss every N mini-batches") are drawn here with
-matplotlib from `StudyResult.steps`: the mean over seeds, with their range.
+A study keeps the weights of the best seed of the configurations its `select` picks
+(`keep_models: best`); the weight images and the predictions use the kept model of the
+variant they show.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import argparse
 from pathlib import Path
 
 import torch
-from matplotlib.figure import Figure
 
 import nnstudy
 from nnstudy.config.study import load_study, plan_trials
@@ -32,6 +32,7 @@ from nnstudy.report.plots import (
     plot_main_effects,
     plot_metric_vs_key,
     plot_predictions,
+    plot_step_losses,
     plot_weight_tiles,
     save_figure,
 )
@@ -45,6 +46,15 @@ def save(fig, name: str, dpi: int = 110) -> None:
     print(f"{path}: {path.stat().st_size / 1024:.0f} KB")
 
 
+def kept_trial(study_dir: Path, trials, variant: str) -> tuple[str, int]:
+    """The id and seed of a trial of `variant` whose weights the study kept."""
+    rows = trials[trials["variant"] == variant].sort_values("seed")
+    for trial_id, seed in zip(rows["trial_id"], rows["seed"], strict=True):
+        if (study_dir / "models" / f"{trial_id}.pt").is_file():
+            return trial_id, int(seed)
+    raise FileNotFoundError(f"{study_dir}: no kept model of variant {variant}")
+
+
 def trained_model(study_dir: Path, trial_id: str):
     """The best-epoch model of one trial, rebuilt from the study's own file, and its data."""
     plan = next(p for p in plan_trials(load_study(study_dir / "study.yaml"))
@@ -54,29 +64,6 @@ def trained_model(study_dir: Path, trial_id: str):
     state = torch.load(study_dir / "models" / f"{trial_id}.pt", weights_only=True)
     net.load_state_dict(state)
     return net.eval(), bundle
-
-
-def running_loss(steps, trials, by: str, title: str, ylabel: str) -> Figure:
-    """The logged running training loss against the step: per value of `by`, the mean over
-    seeds and the band from the lowest to the highest seed."""
-    fig = Figure(figsize=(7, 4.2), layout="constrained")
-    ax = fig.add_subplot()
-    merged = steps.merge(trials[["trial_id", by]], on="trial_id")
-    merged[by] = merged[by].astype(str)
-    for value, rows in merged.groupby(by, sort=False):
-        per_step = rows.groupby("step")["train_loss_running"]
-        mean, low, high = per_step.mean(), per_step.min(), per_step.max()
-        n = rows["trial_id"].nunique()
-        line, = ax.plot(mean.index, mean.values, label=f"{value} ({n} seeds)")
-        ax.fill_between(mean.index, low.values, high.values, color=line.get_color(), alpha=0.2)
-    ax.set_xlabel("mini-batch (step)")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.text(0.01, 0.005, "line: mean over seeds; band: lowest to highest seed",
-             fontsize=8, color="0.35")
-    return fig
 
 
 def best_per(trials, keys: list[str], per: str, metric: str, lower: bool):
@@ -123,15 +110,15 @@ def layers_and_dropout(d: Path) -> None:
 
 def softmax_001(d: Path) -> None:
     r = load_result(d)
-    save(running_loss(r.steps, r.trials, "variant",
-                      "Report 001: softmax regression, NumPy engine, batch 1000, lr 1e-5",
-                      "running training loss (sum over 1,000 images)"),
+    save(plot_step_losses(r.steps, r.trials, by=["variant"],
+                          title="Report 001: softmax regression, NumPy engine, batch 1000, "
+                                "lr 1e-5 (loss: sum over 1,000 images)"),
          "repro_softmax_001_steps.png")
-    trial = r.trials[(r.trials["variant"] == "momentum") & (r.trials["seed"] == 0)]
-    net, bundle = trained_model(d, trial["trial_id"].iloc[0])
+    trial_id, seed = kept_trial(d, r.trials, "momentum")
+    net, bundle = trained_model(d, trial_id)
     save(plot_weight_tiles(net, bundle.input_shape, unit_names=bundle.classes, columns=5,
                            title="Report 001 Fig. 5: the weights into each digit "
-                                 "(momentum 0.9, seed 0)"),
+                                 f"(momentum 0.9, seed {seed})"),
          "repro_softmax_001_weights.png")
 
 
@@ -161,25 +148,27 @@ def deeper_002(d: Path) -> None:
 
 def fc_depth_003(d: Path) -> None:
     r = load_result(d)
-    save(running_loss(r.steps, r.trials, "model.mlp.hidden",
-                      "Report 003 Table 1: loss every 2,000 mini-batches (batch 4)",
-                      "running training loss (batch mean)"),
+    save(plot_step_losses(r.steps, r.trials, by=["model.mlp.hidden"],
+                          title="Report 003 Table 1: 2-5 linear layers, the loss every 2,000 "
+                                "mini-batches (batch 4)"),
          "repro_fc_depth_003_steps.png")
 
 
 def cnn_003(d: Path) -> None:
     r = load_result(d)
-    save(plot_metric_vs_key(r.trials, "variant", "best_test_accuracy",
-                            title="Report 003 Tables 3-5: the tutorial CNN's variants"),
-         "repro_cnn_003.png")
-    trial = r.trials[(r.trials["variant"] == "default") & (r.trials["seed"] == 0)]
-    net, bundle = trained_model(d, trial["trial_id"].iloc[0])
+    fig = plot_metric_vs_key(r.trials, "variant", "best_test_accuracy",
+                             title="Report 003 Tables 3-5: the tutorial CNN's variants")
+    fig.set_size_inches(11, 4.5)  # nine variant names side by side
+    save(fig, "repro_cnn_003.png")
+    trial_id, seed = kept_trial(d, r.trials, "default")
+    net, bundle = trained_model(d, trial_id)
     with torch.no_grad():
         probabilities = net(bundle.test.prepared).softmax(dim=1)
     confidence, predictions = probabilities.max(dim=1)
     save(plot_predictions(bundle.test.x, bundle.test.y, predictions, confidences=confidence,
                           class_names=bundle.classes, seed=0,
-                          title="Report 003 Fig. 4: 20 random test images, default CNN"),
+                          title=f"Report 003 Fig. 4: 20 random test images, the tutorial CNN "
+                                f"(seed {seed})"),
          "repro_cnn_003_predictions.png")
 
 

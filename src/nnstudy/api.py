@@ -2,9 +2,9 @@
 report.
 
 Two rooms meet here and nowhere else: `nnstudy.study` runs a study, stores it and returns a
-`StudyResult` (it never imports `nnstudy.report`); `nnstudy.report` writes results.csv and
-report.md from a StudyResult (it never trains or writes to the store). The functions below
-are what the README promises and what the CLI calls:
+`StudyResult` (it never imports `nnstudy.report`); `nnstudy.report` writes results.csv,
+report.md and report.html from a StudyResult (it never trains or writes to the store). The
+functions below are what the README promises and what the CLI calls:
 
 ```python
 import nnstudy
@@ -68,6 +68,17 @@ class RunResult(training_run.RunResult):
 
     def _repr_html_(self) -> str:
         return run_fragment(self)
+
+    def __rich__(self):
+        """What `nnstudy train` prints, and the page's path when there is a run directory."""
+        from rich.console import Group
+        from rich.text import Text
+
+        shown = super().__rich__()
+        page = None if self.out_dir is None else self.out_dir / "report.html"
+        if page is None or not page.exists():
+            return shown
+        return Group(shown, Text(f"report: {page}"))
 
     def plot_curves(self, title: str | None = None) -> Figure:
         """Loss and accuracy per epoch for train, valid and test."""
@@ -247,9 +258,10 @@ def trajectory(config: str | Path | dict[str, Any], weights: Sequence[str],
         raise ConfigError(f"--weights: give exactly two weights, got {len(weights)}")
     if not momentum:
         raise ConfigError("--momentum: give at least one value")
-    if samples < 1 or grid < 2:
-        raise ConfigError(f"--samples must be 1 or more (got {samples}) and --grid 2 or more "
-                          f"(got {grid})")
+    if samples < 1:
+        raise ConfigError(f"--samples: {samples} is not a number of examples (1 or more)")
+    if grid < 2:
+        raise ConfigError(f"--grid: {grid} points per axis cannot make a contour (2 or more)")
     bad = [m for m in momentum if not 0 <= m < 1]
     if bad or lr <= 0 or steps < 0:
         raise ConfigError(f"trajectory: lr must be > 0 (got {lr:g}), each momentum in [0, 1) "
@@ -269,8 +281,13 @@ def trajectory(config: str | Path | dict[str, Any], weights: Sequence[str],
         spec = load_run_spec(path / "config.yaml", tuple(overrides))
         bundle = load_data(spec.data)
         model = build_model(spec.model, bundle.input_shape, bundle.num_classes)
-        model.load_state_dict(torch.load(path / "model.pt", map_location="cpu",
-                                         weights_only=True))
+        try:
+            model.load_state_dict(torch.load(path / "model.pt", map_location="cpu",
+                                             weights_only=True))
+        except (RuntimeError, OSError, ValueError) as exc:  # another model's, or damaged
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(f"{path / 'model.pt'}: does not load into the model of "
+                              f"{path / 'config.yaml'} ({first})") from None
     else:
         spec = load_run_spec(config, tuple(overrides))
         bundle = load_data(spec.data)

@@ -91,10 +91,22 @@ def test_a_run_directory_is_loaded_and_the_grid_is_the_loss_point_by_point(tmp_p
     (["--weights", "fc1.weight[0,0]"], "give exactly two weights"),
     (["--weights", *WEIGHTS, "--out", "x.pdf"], "is not .png or .svg"),
     (["--weights", *WEIGHTS, "--momentum", "1.5"], "momentum in [0, 1)"),
+    (["--weights", *WEIGHTS, "--start", "1"], "--start: give two numbers, got 1"),
+    (["--weights", *WEIGHTS, "--grid", "1"], "--grid: 1 points per axis"),
+    (["--weights", *WEIGHTS, "--samples", "0"], "--samples: 0 is not a number"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, text):
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump(CONFIG))
-    code, _out, err = run_cli(["trajectory", str(config), *args, *SMALL], capsys)
+    code, _out, err = run_cli(["trajectory", str(config), *SMALL, *args], capsys)
     assert code == 2
     assert text in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_run_directory_whose_model_does_not_fit_its_config_is_one_line(tmp_path, capsys):
+    nnstudy.train(CONFIG, out=tmp_path / "run")
+    code, _out, err = run_cli(["trajectory", str(tmp_path / "run"), "--weights", *WEIGHTS,
+                               "--set", "model.mlp.hidden=[9]", *SMALL], capsys)
+    assert code == 2
+    assert "model.pt: does not load into the model of" in err
+    assert len(err.strip().splitlines()) == 1, err

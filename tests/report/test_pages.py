@@ -150,6 +150,7 @@ def test_the_run_page_and_the_run_result_views(tmp_path):
                     "Weights as images", "Predictions", "Diagnostics"):
         assert f">{heading}</h2>" in text, heading
     assert [t for t, _ in tags.tags].count("script") == 1
+    assert f"Run report: run {escape(HOSTILE)}" in text and HOSTILE not in text
     assert "gradient norm" in text  # the signals behind the diagnostics
     assert run._repr_html_().startswith('<div class="nnstudy-report">')
     for name in ("plot_curves", "plot_confusion_matrix", "plot_weights", "plot_predictions"):

@@ -32,7 +32,8 @@ def test_summary_text_gives_the_best_epoch_table_diagnoses_and_directory(tmp_pat
     for d in s["diagnostics"]:
         assert f"{d['code']}: {d['message']}" in lines
         assert f"  suggestion: {d['suggestion']}" in lines
-    assert lines[-1] == f"run directory: {tmp_path / 'r'}"
+    assert lines[-2:] == [f"run directory: {tmp_path / 'r'}",
+                          f"report: {tmp_path / 'r' / 'report.html'}"]
     assert train(DIVERGING).summary_text().splitlines()[-1].startswith("  suggestion:")
 
 

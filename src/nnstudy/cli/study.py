@@ -79,8 +79,11 @@ def run_command(
     study = Study.from_yaml(study_file, set_)
     if out is None:  # a new directory: an earlier run of the same study is kept
         out = free_run_dir(Path("runs") / study.spec.dir_name)
+    units = len(study.work_units())
     console.print(f"study {study.spec.name}: {len(study.plans)} trials in "
-                  f"{len(study.groups)} group(s)", highlight=False, markup=False)
+                  f"{len(study.groups)} group(s), {units} work unit(s) of at most "
+                  f"{study.spec.max_group_size} models (max_group_size)",
+                  highlight=False, markup=False)
     with _resumable_on_ctrl_c(out):
         result = study.run(out=out, workers=workers, threads=threads,
                            progress=not quiet and console.is_terminal, executor=executor,

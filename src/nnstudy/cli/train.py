@@ -28,6 +28,3 @@ def train_command(
     result = train(config, out=out_dir, overrides=set_, device=device,
                    progress=not quiet and console.is_terminal, overwrite=overwrite)
     console.print(result)
-    if result.out_dir is not None:
-        console.print(f"report: {result.out_dir / 'report.html'}", highlight=False,
-                      markup=False)

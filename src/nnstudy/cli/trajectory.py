@@ -32,8 +32,8 @@ def trajectory_command(
                                 help="Training examples in the loss (full batch)."),
     grid: int = typer.Option(60, "--grid", help="Grid points per axis of the contour."),
     out: Path = typer.Option(None, "--out",
-                             help="Figure file, .png or .svg [default: trajectory.png in the "
-                                  "run directory, or <config>-trajectory.png here]."),
+                             help="Figure file, .png or .svg [default: <config or run "
+                                  "directory name>-trajectory.png here]."),
     set_: list[str] = typer.Option([], "--set", help="Override a key: --set train.epochs=5"),
     device: str = typer.Option(None, "--device", help="cpu, cuda or auto [default: config]."),
 ) -> None:
@@ -47,9 +47,8 @@ def trajectory_command(
 
     if not config.exists():
         raise ConfigError(f"{config}: no such file or directory")
-    if out is None:
-        out = (config / "trajectory.png" if config.is_dir()
-               else Path(f"{config.stem}-trajectory.png"))
+    if out is None:  # beside, not inside, a run directory: that stays as nnstudy wrote it
+        out = Path(f"{config.name if config.is_dir() else config.stem}-trajectory.png")
     if out.suffix.lower() not in (".png", ".svg"):
         raise ConfigError(f"--out {out}: figure format {out.suffix or '(no suffix)'!r} is not "
                           ".png or .svg")

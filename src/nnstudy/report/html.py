@@ -124,14 +124,16 @@ def table_html(header: Iterable[Any], rows: Iterable[Iterable[Any]],
             f"<tbody>{body}</tbody></table></div>")
 
 
-def figure_html(fig: Figure, alt: str, dpi: int = 100) -> str:
-    """The figure as an inline base64 PNG in a <figure>, its alt text escaped."""
+def figure_html(fig: Figure, alt: str, dpi: int = 100, size: str = "") -> str:
+    """The figure as an inline base64 PNG in a <figure>, its alt text escaped; `size`
+    "small" shows it at most 560 pixels wide (a confusion matrix)."""
     data = base64.b64encode(figure_bytes(fig, "png", dpi=dpi)).decode("ascii")
-    return (f'<figure><img alt="{escape(alt)}" src="data:image/png;base64,{data}">'
+    css = f' class="{escape(size)}"' if size else ""
+    return (f'<figure{css}><img alt="{escape(alt)}" src="data:image/png;base64,{data}">'
             f"</figure>")
 
 
-def try_figure(draw: Callable[[], Figure | None], alt: str) -> str:
+def try_figure(draw: Callable[[], Figure | None], alt: str, size: str = "") -> str:
     """`figure_html` of what `draw` returns, or one line saying why the figure is not there
     (a table without the columns it needs, a model the tiles do not fit, a model that does
     not run on the data): one figure that cannot be drawn never costs the page."""
@@ -140,7 +142,7 @@ def try_figure(draw: Callable[[], Figure | None], alt: str) -> str:
     except (NNStudyError, ValueError, KeyError, RuntimeError) as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return f'<p class="note">{escape(alt)}: not drawn ({escape(message)})</p>'
-    return "" if fig is None else figure_html(fig, alt)
+    return "" if fig is None else figure_html(fig, alt, size=size)
 
 
 def section(title: str, body: str, anchor: str | None = None) -> str:
@@ -160,10 +162,12 @@ STYLE = """
 .nnstudy-report th.sorted-asc::after{content:" \\25B2";font-size:10px}
 .nnstudy-report th.sorted-desc::after{content:" \\25BC";font-size:10px}
 .nnstudy-report .num{text-align:right;font-variant-numeric:tabular-nums}
+.nnstudy-report td:first-child{white-space:nowrap}
 .nnstudy-report tbody tr:nth-child(even){background:#fafafa}
 .nnstudy-report .scroll{overflow-x:auto}
 .nnstudy-report figure{margin:12px 0}
 .nnstudy-report img{max-width:100%;height:auto}
+.nnstudy-report figure.small img{max-width:min(100%,560px)}
 .nnstudy-report .partial{background:#fff3cd;border:1px solid #e0c060;padding:8px 12px}
 .nnstudy-report .verdict{background:#eef6ee;border-left:4px solid #2ca02c;padding:8px 12px}
 .nnstudy-report .note{color:#666;font-style:italic}
@@ -216,7 +220,12 @@ def page(title: str, body: str) -> str:
 
 
 def write_page(path: str | Path, text: str) -> Path:
-    """Write a page atomically (a browser refreshing it never sees half of it)."""
+    """Write a page atomically (a browser refreshing it never sees half of it), readable by
+    all like the run's other files (a temporary file is created private)."""
+    import os
+
     from nnstudy.report.tables import write_text_atomic
 
-    return write_text_atomic(path, text)
+    path = write_text_atomic(path, text)
+    os.chmod(path, 0o644)
+    return path

@@ -32,12 +32,13 @@ class ModelOnTest:
     def outputs(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(confidence, predicted class) of every test example."""
         self.model.eval()
+        device = next(self.model.parameters()).device  # a model trained on a GPU stays there
         n = len(self.bundle.test)
         parts = []
         with torch.no_grad():
             for start in range(0, n, self.batch_size):  # the inputs as the trainer feeds them
                 x = self.bundle.batch("test", torch.arange(start, min(n, start + self.batch_size)))
-                parts.append(self.model(x).softmax(dim=1))
+                parts.append(self.model(x.to(device)).softmax(dim=1).cpu())
         return torch.cat(parts).max(dim=1)
 
     def confusion(self, title: str | None = None) -> Figure:
@@ -46,7 +47,7 @@ class ModelOnTest:
                                      class_names=self.bundle.classes,
                                      num_classes=self.bundle.num_classes, title=title)
 
-    def weights(self, title: str | None = None) -> Figure:
+    def weights(self, title: str | None = None, max_tiles: int = 32) -> Figure:
         """The first layer's weights as tiles; a softmax regression's tiles are titled by
         class (its first layer is its output layer)."""
         first = next((m for m in self.model.modules() if isinstance(m, nn.Linear | nn.Conv2d)),
@@ -55,7 +56,7 @@ class ModelOnTest:
                  and first.out_features == self.bundle.num_classes else None)
         columns = 10 if names is not None and len(names) > 8 else 8
         return plot_weight_tiles(self.model, self.bundle.input_shape, unit_names=names,
-                                 max_tiles=32, columns=columns, title=title)
+                                 max_tiles=max_tiles, columns=columns, title=title)
 
     def predictions(self, only_mistakes: bool = False, count: int = 20,
                     title: str | None = None) -> Figure:

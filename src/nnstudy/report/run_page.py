@@ -36,9 +36,10 @@ def run_on_test(run: Any) -> ModelOnTest:
 
 
 def _name(run: Any) -> str:
-    if run.out_dir is not None:
-        return run.out_dir.name
-    return str(run.spec.name or "run")
+    """The config's name, else the run directory's."""
+    if run.spec.name:
+        return str(run.spec.name)
+    return run.out_dir.name if run.out_dir is not None else "run"
 
 
 def _overview(run: Any) -> str:
@@ -62,6 +63,21 @@ def _overview(run: Any) -> str:
         items.append(("Run directory", str(run.out_dir)))
     return "<ul>" + "".join(f"<li><strong>{escape(k)}</strong>: {escape(v)}</li>"
                             for k, v in items) + "</ul>"
+
+
+def _lead(summary: dict[str, Any]) -> str:
+    """The run in one sentence: its test result at the best epoch and what the diagnostics
+    found."""
+    test = summary.get("best", {}).get("test") or summary.get("best", {}).get("valid") or {}
+    split = "test" if summary.get("best", {}).get("test") else "valid"
+    codes = [d.get("code", "") for d in summary.get("diagnostics", [])]
+    found = (f"diagnostics found {', '.join(codes)} (see below)" if codes
+             else "no diagnostic fired")
+    result = (f"{split} accuracy {100 * test['accuracy']:.2f}% (loss {test['loss']:.4f})"
+              if test.get("accuracy") is not None else "no metrics")
+    return (f'<p class="verdict">{escape(summary.get("status", ""))}: {escape(result)} at the '
+            f"best epoch, {escape(summary.get('best_epoch'))} of "
+            f"{escape(summary.get('epochs_run'))}; {escape(found)}.</p>")
 
 
 def _metrics(run: Any) -> str:
@@ -102,7 +118,7 @@ def diagnostics_html(summary: dict[str, Any]) -> str:
 
 def run_body(run: Any) -> str:
     """The content of a run's page."""
-    out = [f"<h1>Run report: {escape(_name(run))}</h1>", _overview(run)]
+    out = [f"<h1>Run report: {escape(_name(run))}</h1>", _lead(run.summary), _overview(run)]
     out.append(section("Metrics at the best epoch", _metrics(run)
                        + "<p>The weights kept (model.pt) are those of the best epoch.</p>"))
     out.append(section("Learning curves", try_figure(lambda: run_curves(run),
@@ -116,7 +132,7 @@ def run_body(run: Any) -> str:
                            "</p>"))
     else:
         out.append(section("Confusion matrix", try_figure(on_test.confusion,
-                                                          "confusion matrix")))
+                                                          "confusion matrix", size="small")))
         out.append(section("Weights as images", try_figure(on_test.weights,
                                                            "first-layer weights")))
         out.append(section("Predictions", try_figure(

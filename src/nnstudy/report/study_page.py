@@ -132,7 +132,8 @@ def _partial_note(trials: pd.DataFrame, out: Any) -> str:
 
 
 def _diagnostics_html(result: StudyResult) -> str:
-    """Each trial with findings: its messages, suggestions and the signals behind them."""
+    """Each finding of each trial with its message; each code's suggestion once; and, folded
+    away, the signals behind them (gradient norms, dead ReLU fractions) per trial."""
     try:
         summaries = trial_summaries(result)
     except NNStudyError:
@@ -141,30 +142,36 @@ def _diagnostics_html(result: StudyResult) -> str:
                       strict=True))
     seeds = dict(zip(result.trials["trial_id"].astype(str), result.trials["seed"],
                      strict=True))
-    parts = []
+    findings, suggestions, signals = [], {}, []
     for trial, summary in summaries.items():
-        for d in summary.get("diagnostics", []):
-            parts.append(
-                f'<div class="diag"><p><strong>{escape(trial)}</strong> '
-                f"({escape(labels.get(trial, ''))}, seed {escape(seeds.get(trial, ''))}): "
-                f"<code>{escape(d.get('code', ''))}</code> {escape(d.get('message', ''))}</p>"
-                f"<p>Suggestion: {escape(d.get('suggestion', ''))}</p>"
-                f"{_signals_html(summary.get('signals') or {})}</div>")
-    if not parts:
+        found = summary.get("diagnostics", [])
+        for d in found:
+            findings.append((trial, labels.get(trial, ""), seeds.get(trial, ""),
+                             d.get("code", ""), d.get("message", "")))
+            suggestions.setdefault(d.get("code", ""), d.get("suggestion", ""))
+        if found:
+            for name, values in _signal_rows(summary.get("signals") or {}):
+                signals += [(trial, name, layer, fmt_float(v)) for layer, v in values]
+    if not findings:
         return ""
-    return "<h3>Each trial's findings</h3>" + "".join(parts)
+    out = ["<h3>Each trial's findings</h3>",
+           table_html(("trial", "configuration", "seed", "finding", "message"), findings,
+                      numeric=(2,)),
+           "<ul>" + "".join(f"<li><code>{escape(code)}</code>: {escape(text)}</li>"
+                            for code, text in suggestions.items()) + "</ul>"]
+    if signals:
+        out.append("<details><summary>The signals behind them (gradient norms on the first "
+                   "batch of the last epoch, fractions of ReLU units that never fire)"
+                   "</summary>"
+                   + table_html(("trial", "signal", "parameter or layer", "value"), signals,
+                                numeric=(3,)) + "</details>")
+    return "".join(out)
 
 
-def _signals_html(signals: dict[str, Any]) -> str:
-    rows = []
-    for name, values in (("gradient norm", signals.get("grad_norms") or {}),
-                         ("dead ReLU fraction", signals.get("dead_relu_fraction") or {})):
-        rows += [(name, layer, fmt_float(v)) for layer, v in values.items()]
-    if not rows:
-        return ""
-    return ("<details><summary>signals behind it</summary>"
-            + table_html(("signal", "parameter or layer", "value"), rows, numeric=(2,))
-            + "</details>")
+def _signal_rows(signals: dict[str, Any]) -> list[tuple[str, list[tuple[str, float]]]]:
+    return [(name, list((signals.get(key) or {}).items()))
+            for name, key in (("gradient norm", "grad_norms"),
+                              ("dead ReLU fraction", "dead_relu_fraction"))]
 
 
 def kept_model_html(result: StudyResult, figures: StudyFigures,
@@ -180,12 +187,20 @@ def kept_model_html(result: StudyResult, figures: StudyFigures,
     column = metric_column(result.trials, figures.metric)
     sign = 1 if result.spec.select.resolved_mode == "min" else -1
     order = sorted(kept, key=lambda t: (sign * _num(trials.loc[t, column])))
-    parts = []
+    policy = result.spec.keep_models
+    parts = [f"<p>The test split through the weights kept in models/ (keep_models: "
+             f"{escape(policy)}"
+             + ("; the best seed of each selected configuration" if policy == "best" else "")
+             + f"), ordered by each trial's own {escape(metric_title(figures.metric))}: the "
+             "confusion "
+             "matrix, the first layer's weights as images (red raises a unit, blue lowers "
+             "it), and the mistakes each model is surest of.</p>"]
+    bundles: dict[str, object] = {}  # the data, loaded once for every model trained on it
     for trial in order[:limit]:
         row = trials.loc[trial]
         name = f"{trial}: {row['config']}, seed {row['seed']}"
         try:
-            _, model, bundle = load_trial_model(result, trial)
+            _, model, bundle = load_trial_model(result, trial, bundles)
             on_test = ModelOnTest(model, bundle)
         except (NNStudyError, RuntimeError, OSError) as exc:
             parts.append(f'<p class="note">{escape(name)}: its model could not be loaded '
@@ -193,9 +208,10 @@ def kept_model_html(result: StudyResult, figures: StudyFigures,
             continue
         parts.append(f"<h3>{escape(name)}</h3>")
         parts.append(try_figure(lambda o=on_test, n=name: o.confusion(f"{n}: test split"),
-                                f"confusion matrix of {name}"))
-        parts.append(try_figure(lambda o=on_test: o.weights(), f"first-layer weights of {name}"))
-        parts.append(try_figure(lambda o=on_test: o.predictions(only_mistakes=True,
+                                f"confusion matrix of {name}", size="small"))
+        parts.append(try_figure(lambda o=on_test: o.weights(max_tiles=16),
+                                f"first-layer weights of {name}"))
+        parts.append(try_figure(lambda o=on_test: o.predictions(only_mistakes=True, count=10,
                                                                  title="Mistakes, most "
                                                                        "confident first"),
                                 f"mistakes of {name}"))
@@ -237,11 +253,10 @@ def study_body(result: StudyResult) -> str:
         add(title, body)
         if title.startswith("Winner"):
             add("Figures", "<h2>Figures</h2>" + figures_html(figures))
-    diag = _diagnostics_html(result)
-    if diag:
-        out.append(diag)
-    if len(result.trials) and (result.trials["status"].astype(str) == "done").any():
-        add("Kept models", "<h2>Kept models</h2>" + kept_model_html(result, figures))
+            if len(result.trials) and (result.trials["status"].astype(str) == "done").any():
+                add("Kept models", "<h2>Kept models</h2>" + kept_model_html(result, figures))
+        if title.startswith("Diagnostics"):
+            out[-1] = out[-1].replace("</section>", _diagnostics_html(result) + "</section>")
     return out[0] + f"<nav>{''.join(nav)}</nav>" + "".join(out[1:])
 
 

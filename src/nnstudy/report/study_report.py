@@ -18,6 +18,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from nnstudy.report.html import write_page
 from nnstudy.report.markdown import render_head, render_report
 from nnstudy.report.tables import write_results_csv, write_text_atomic
 from nnstudy.study.result import StudyResult
@@ -68,5 +69,5 @@ class StudyReport:
         write_results_csv(self.result.trials, self.csv_path)
         write_text_atomic(self.markdown_path, self.text())
         if html:
-            write_text_atomic(self.html_path, self.html())
+            write_page(self.html_path, self.html())
         return self

@@ -116,8 +116,10 @@ def trial_summaries(result: StudyResult) -> dict[str, dict]:
         store.close()
 
 
-def load_trial_model(result: StudyResult, trial_id: str):
-    """(RunSpec, nn.Module in eval mode, DataBundle) of a trial whose weights were kept."""
+def load_trial_model(result: StudyResult, trial_id: str, bundles: dict | None = None):
+    """(RunSpec, nn.Module in eval mode, DataBundle) of a trial whose weights were kept.
+    `bundles` (data spec JSON -> DataBundle), when given, keeps the data sets loaded for the
+    next call."""
     import torch
 
     from nnstudy.data import load_data
@@ -128,7 +130,11 @@ def load_trial_model(result: StudyResult, trial_id: str):
         raise ConfigError(f"{path}: no weights kept for trial {trial_id} (keep_models: "
                           f"{result.spec.keep_models})")
     spec = trial_spec(result, trial_id)
-    bundle = load_data(spec.data)
+    key = spec.data.model_dump_json()
+    bundles = {} if bundles is None else bundles
+    if key not in bundles:
+        bundles[key] = load_data(spec.data)
+    bundle = bundles[key]
     model = build_model(spec.model, bundle.input_shape, bundle.num_classes)
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     model.eval()

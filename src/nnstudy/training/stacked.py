@@ -194,6 +194,19 @@ class StackedModel:
             h = h.unsqueeze(0).expand(G, *h.shape)
         return h
 
+    @torch.no_grad()
+    def largest_activation(self, x: Tensor) -> int | None:
+        """Elements of the largest output of any layer of the G models for the inputs `x`
+        [B, ...] shared by every model; None for a model that goes through vmap."""
+        if not self.explicit:
+            return None
+        h, layout = x, "shared_flat" if x.dim() == 2 else "shared"
+        largest = 0
+        for name, mod, op in self._steps:
+            h, layout = op(self, name, mod, h, layout)
+            largest = max(largest, h.numel())
+        return largest
+
     def _linear(self, name: str, mod: nn.Linear, h: Tensor, layout: str) -> tuple[Tensor, str]:
         """y[g] = x[g] @ W[g]^T + b[g] as one baddbmm over the model axis."""
         G, w, b = self.G, self.params[f"{name}.weight"], self.params.get(f"{name}.bias")

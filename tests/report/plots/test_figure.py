@@ -61,3 +61,10 @@ def test_figures_are_not_managed_by_pyplot():
                plot_loss_surface([0, 1], [0, 1], np.array([[1.0, 2.0], [3.0, 4.0]]))]
     assert all(fig.canvas.manager is None for fig in figures)
     assert plt.get_fignums() == before
+
+
+def test_a_figure_shows_itself_in_a_notebook_as_png_without_pyplot():
+    png = _figure()._repr_png_()  # what IPython's display asks for
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    fig = plot_confusion_matrix([0, 1, 1], [0, 1, 0])
+    assert fig._repr_png_().startswith(b"\x89PNG")

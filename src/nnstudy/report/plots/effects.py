@@ -57,8 +57,12 @@ def plot_main_effects(
     if not keys:
         raise ConfigError("main effects: no keys given; pass the grid keys, one panel each")
     require_columns(trials, ["status", *keys, metric], "trials")
-    fig = new_figure(max(4.5, 3.4 * len(keys) + 0.6), 4.4)
-    axes = fig.subplots(1, len(keys), sharey=True, squeeze=False)[0]
+    # Each panel as wide as its values need (about an inch each, for labels such as
+    # "0.05\n(3 diverged)"), at least 3.4 inches.
+    widths = [max(3.4, 1.0 * len(configurations(trials, [key]))) for key in keys]
+    fig = new_figure(max(4.5, sum(widths) + 0.6), 4.4)
+    axes = fig.subplots(1, len(keys), sharey=True, squeeze=False,
+                        gridspec_kw={"width_ratios": widths})[0]
     overall = t_interval(done_values(trials, metric), level).mean
     for ax, key in zip(axes, keys, strict=True):
         levels = configurations(trials, [key])

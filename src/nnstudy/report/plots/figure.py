@@ -4,7 +4,9 @@ Every plot function builds a `matplotlib.figure.Figure` directly. pyplot keeps a
 of open figures and picks a GUI backend; a Figure made on its own has neither, so the plots
 work in threads, in notebooks and on machines with no display, and the caller never has to
 call `matplotlib.use("Agg")`. A Figure renders through the Agg canvas (PNG) or the SVG
-backend when it is saved, and shows itself in Jupyter through its own `_repr_png_`.
+backend when it is saved, and shows itself in Jupyter and Colab as a PNG: through the inline
+backend's display hook when pyplot has set one up, else through `NotebookFigure._repr_png_`
+(a plain Figure has no PNG form of its own, and would print as `<Figure size ...>`).
 """
 
 from __future__ import annotations
@@ -38,10 +40,18 @@ def category_colour(position: int) -> str:
     return palette[position % len(palette)]
 
 
+class NotebookFigure(Figure):
+    """A Figure that a notebook shows as a PNG (IPython's `_repr_png_` protocol), whether or
+    not pyplot was ever imported."""
+
+    def _repr_png_(self) -> bytes:
+        return figure_bytes(self, "png", dpi=100)
+
+
 def new_figure(width: float, height: float) -> Figure:
     """An empty Figure of `width` x `height` inches with the constrained layout engine, which
     makes room for titles, tick labels, colour bars and outside legends so nothing is clipped."""
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+    return NotebookFigure(figsize=(width, height), dpi=100, layout="constrained")
 
 
 def add_caption(fig: Figure, text: str) -> None:
@@ -82,6 +92,7 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, path)
+        os.chmod(path, 0o644)  # the temporary file was created private
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
