@@ -81,3 +81,70 @@ def test_a_unit_whose_workers_keep_dying_fails_alone_after_its_attempts(tmp_path
     assert stats["worker_deaths"] == {"bad": 2}
     # bounded: 2 deaths of its own, and at most one run in a pool shared with others
     assert len(list((tmp_path / "bad").iterdir())) in (2, 3)
+
+
+STUDY = """\
+name: long
+data: {name: digits, valid_fraction: 0.2}
+model: {mlp: {hidden: [64]}}
+train: {epochs: 2000, batch_size: 16}
+grid: {train.lr: [0.01, 0.05]}
+max_group_size: 1
+"""
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    stat = _read(f"/proc/{pid}/stat").split()
+    return len(stat) > 2 and stat[2] != "Z"
+
+
+def _children(pid: int) -> list[int]:
+    path = f"/proc/{pid}/task/{pid}/children"
+    try:
+        with open(path) as f:
+            return [int(p) for p in f.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_stops_the_workers_at_once_and_leaves_a_resumable_study(tmp_path):
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import time
+
+    (tmp_path / "long.yaml").write_text(STUDY)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from nnstudy.cli import main; main()", "study", "run",
+         "long.yaml", "--out", "s", "--workers", "2", "--executor", "local", "-q"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    workers: list[int] = []
+    while time.monotonic() < deadline and len(workers) < 2:  # both workers started
+        time.sleep(0.5)
+        workers = [p for p in _children(proc.pid)
+                   if "spawn_main" in _read(f"/proc/{p}/cmdline")]
+    assert len(workers) == 2, "the workers did not start"
+    time.sleep(2)
+    os.kill(proc.pid, signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=30)  # not the 2,000 epochs of the units
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "nnstudy study resume s" in err + out
+    assert not [p for p in workers if _alive(p)]
+    with sqlite3.connect(tmp_path / "s" / "study.db") as db:
+        statuses = [s for (s,) in db.execute("SELECT status FROM trials")]
+    assert statuses and "done" not in statuses  # nothing finished, all left for resume

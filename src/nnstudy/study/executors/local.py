@@ -1,8 +1,9 @@
 """The local executor: a pool of worker processes on this machine (spawned, so that each
 starts clean), one unit per worker at a time.
 
-Workers die with the driver (`worker.init_worker`), ignore Ctrl-C (the driver handles it),
-and run each unit with the study's thread count.
+Workers die with the driver (`worker.init_worker`), ignore Ctrl-C (the driver handles it:
+it stops them at once, and their units' trials stay not done for `resume`), and run each unit
+with the study's thread count.
 
 A worker process that dies (killed, out of memory) breaks the whole pool: every unit still
 in it is lost with it, and which of them killed its worker cannot be told. So the units
@@ -110,6 +111,10 @@ class LocalExecutor:
                             outcome = {"group": payload["group"], "error": f"worker: {exc!r}"}
                         events.finished(payload, outcome)
             except KeyboardInterrupt:
+                # Workers ignore SIGINT; stop them now rather than wait for their units (the
+                # units' trials stay not done, and `resume` runs them again).
+                for process in list(getattr(pool, "_processes", {}).values()):
+                    process.terminate()
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
         return lost, queue
