@@ -34,9 +34,8 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
+from bench_train import train_plain
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
 from nnstudy.config.run import RunSpec
 from nnstudy.data import load_data
@@ -62,26 +61,10 @@ def plain_loop(bundle, epochs: int, lr: float = LR, seed: int = 0,
                channels_last: bool = False) -> tuple[float, float]:
     """The reports' loop. Returns (training seconds, test accuracy)."""
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    x_train = bundle.batch("train", torch.arange(len(bundle.train)))
-    x_test = bundle.batch("test", torch.arange(len(bundle.test))).to(memory_format=fmt)
     torch.manual_seed(seed)
     model = plain_net().to(memory_format=fmt)
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
-    loader = DataLoader(TensorDataset(x_train, bundle.train.y), batch_size=64, shuffle=True)
-    start = time.perf_counter()
-    for _ in range(epochs):
-        model.train()
-        for x, y in loader:
-            x = x.to(memory_format=fmt)
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-    seconds = time.perf_counter() - start
-    model.eval()
-    with torch.no_grad():
-        acc = (model(x_test).argmax(1) == bundle.test.y).double().mean().item()
-    return seconds, acc
+    return train_plain(model, torch.optim.SGD(model.parameters(), lr=lr), bundle, epochs,
+                       memory_format=fmt)
 
 
 def ours(bundle, epochs: int) -> tuple[float, float, float]:

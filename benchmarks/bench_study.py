@@ -45,9 +45,8 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
+from bench_train import train_plain
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
 from nnstudy.data import load_data
 from nnstudy.models import build_model
@@ -89,24 +88,11 @@ def _sync(device: torch.device) -> None:
 def plain_trial(bundle, optimizer: str, lr: float, seed: int, epochs: int,
                 device: torch.device) -> float:
     """The reports' loop for one trial; returns its test accuracy."""
-    x_train = bundle.batch("train", torch.arange(len(bundle.train)))
-    x_test = bundle.batch("test", torch.arange(len(bundle.test))).to(device)
     torch.manual_seed(seed)
     model = nn.Sequential(nn.Flatten(), nn.Linear(784, 100), nn.ReLU(),
                           nn.Linear(100, 10)).to(device)
     opt = TORCH_OPTIMIZERS[optimizer](model.parameters(), lr=lr)
-    loader = DataLoader(TensorDataset(x_train, bundle.train.y), batch_size=64, shuffle=True)
-    for _ in range(epochs):
-        model.train()
-        for x, y in loader:
-            x, y = x.to(device), y.to(device)
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-    model.eval()
-    with torch.no_grad():
-        return (model(x_test).argmax(1).cpu() == bundle.test.y).double().mean().item()
+    return train_plain(model, opt, bundle, epochs, device=device)[1]
 
 
 def study_of(grid: str, data: dict, epochs: int, device: str,
