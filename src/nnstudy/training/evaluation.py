@@ -37,7 +37,7 @@ def evaluate(stacked: StackedModel, batches: EvalBatches, loss: str) -> dict[str
     """Loss and accuracy of every model on every non-empty split: `{split}_loss` [G]
     and `{split}_accuracy` [G], float64 on the CPU."""
     stacked.eval()
-    chunk: int | None = None  # samples per forward pass, from the first batch
+    chunk: int | None = None  # samples per forward pass, from one sample of the first batch
     out: dict[str, Tensor] = {}
     for split in SPLITS:
         n = len(getattr(batches.bundle, split))
