@@ -19,6 +19,13 @@ accuracy at the end.
   single-threaded worker per core), and are timed whole: worker start-up, data loading,
   training with per-epoch evaluation of train and test, the store.
 
+- whole processes: the plain loop as a process of its own (`python bench_study.py
+  --plain-process`: import torch, load the data, train the 20 models, one after another)
+  against `nnstudy study run` as a process of its own (the CLI: import, read the study
+  file, start the workers, train, store, write results.csv, report.md and report.html),
+  grouped. This is what a user waits for; it also prints when the first unit began to
+  train, counted from the executor's start (`first_train_s` in the study's record).
+
     PYTHONPATH=src:benchmarks python benchmarks/bench_study.py [--grid mlp|sgd]
         [--epochs 15] [--device cpu|cuda] [--root ../shared/data/mnist-10k]
 
@@ -38,20 +45,25 @@ multiply-add, as the peak's mm) over the time the work units spent in `train_gro
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import sqlite3
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+import yaml
 from bench_train import train_plain
 from torch import nn
 
 from nnstudy.data import load_data
 from nnstudy.models import build_model
 from nnstudy.study import Study
-from nnstudy.training.run import training_flops
+from nnstudy.training.summary import training_flops
 
 ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist-10k"
 LRS = [0.001, 0.01, 0.05, 0.1, 0.5]
@@ -95,15 +107,56 @@ def plain_trial(bundle, optimizer: str, lr: float, seed: int, epochs: int,
     return train_plain(model, opt, bundle, epochs, device=device)[1]
 
 
-def study_of(grid: str, data: dict, epochs: int, device: str,
-             max_group_size: int | None) -> Study:
+def study_spec(grid: str, data: dict, epochs: int, device: str,
+               max_group_size: int | None) -> dict:
+    """The study file of `grid`, as a dict."""
     keys, seeds = GRIDS[grid]
     spec = {"name": f"bench-{grid}", "data": data, "model": MODEL, "device": device,
             "train": {"optimizer": "sgd", "batch_size": 64, "epochs": epochs},
             "grid": keys, "seeds": seeds, "select": {"metric": "test_accuracy"}}
     if max_group_size is not None:
         spec["max_group_size"] = max_group_size
-    return Study.from_dict(spec)
+    return spec
+
+
+def study_of(grid: str, data: dict, epochs: int, device: str,
+             max_group_size: int | None) -> Study:
+    return Study.from_dict(study_spec(grid, data, epochs, device, max_group_size))
+
+
+def plain_process(args: argparse.Namespace) -> None:
+    """`--plain-process`: the plain loop over the grid in this process (started by `main`),
+    its loop time and accuracies printed as JSON on the last line."""
+    torch.set_num_threads(args.plain_threads)
+    bundle = load_data({"name": "mnist", "root": args.root, "valid_fraction": 0.0})
+    keys, seeds = GRIDS[args.grid]
+    start = time.perf_counter()
+    acc = [[o, lr, s, plain_trial(bundle, o, lr, s, args.epochs, torch.device(args.device))]
+           for o in keys["train.optimizer"] for lr in keys["train.lr"] for s in seeds]
+    print(json.dumps({"loop_s": time.perf_counter() - start, "acc": acc}))
+
+
+def timed_process(cmd: list[str], cwd: str | None = None) -> tuple[float, str]:
+    """Wall seconds of a whole process, and its standard output (it must succeed)."""
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
+    return wall, proc.stdout
+
+
+def cli_study(spec: dict) -> tuple[float, dict]:
+    """`nnstudy study run` on `spec` as a whole process: (wall seconds, the executor's record
+    from study.db)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "study.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+        wall, _ = timed_process([sys.executable, "-m", "nnstudy", "study", "run", "study.yaml",
+                                 "--out", "s", "-q"], cwd=tmp)
+        with sqlite3.connect(Path(tmp) / "s" / "study.db") as db:
+            (executions,) = db.execute(
+                "SELECT value FROM meta WHERE key = 'executions'").fetchone()
+    return wall, json.loads(executions)[-1]
 
 
 def matmul_work(net: nn.Module, n_train: int, n_eval: int, epochs: int) -> int:
@@ -141,7 +194,12 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None,
                     help="nnstudy's worker processes (default: one per core on the CPU, "
                          "one on a GPU)")
+    ap.add_argument("--plain-process", action="store_true",
+                    help="(internal) run the plain loop and print its figures as JSON")
     args = ap.parse_args()
+    if args.plain_process:
+        plain_process(args)
+        return
     device = torch.device(args.device)
     workers = args.workers if args.workers is not None else (1 if device.type == "cuda" else
                                                              os.cpu_count() or 1)
@@ -168,15 +226,16 @@ def main() -> None:
     print(f"float32 matmul peak (4096^3 mm): {peak:.1f} GFLOP/s; load average "
           f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(args.plain_threads)
-    start = time.perf_counter()
-    plain_acc = {(o, lr, s): plain_trial(bundle, o, lr, s, args.epochs, device)
-                 for o, lr, s in trials}
-    plain = time.perf_counter() - start
-    torch.set_num_threads(threads)
+    plain_process_s, out = timed_process(
+        [sys.executable, __file__, "--plain-process", "--grid", args.grid, "--epochs",
+         str(args.epochs), "--device", args.device, "--root", args.root,
+         "--plain-threads", str(args.plain_threads)])
+    plain_run = json.loads(out.strip().splitlines()[-1])
+    plain = plain_run["loop_s"]
+    plain_acc = {(o, float(lr), int(s)): a for o, lr, s, a in plain_run["acc"]}
     ungrouped = run_study(study_of(args.grid, data, args.epochs, args.device, 1), workers)
     grouped = run_study(study_of(args.grid, data, args.epochs, args.device, None), workers)
+    cli_s, record = cli_study(study_spec(args.grid, data, args.epochs, args.device, None))
 
     def line(name: str, wall: float) -> str:
         gflops = flops / wall / 1e9
@@ -184,13 +243,17 @@ def main() -> None:
                 f"samples/s  {gflops:7.1f} GFLOP/s  {gflops / peak:6.1%} of peak")
 
     print(f"{'':<22}{'wall':>10}  {'ratio':>5}")
-    print(line("plain loop", plain) + f"   ({args.plain_threads} thread(s))")
+    print(line("plain loop", plain) + f"   ({args.plain_threads} thread(s); its loop)")
     for name, (wall, _, phase, units) in (("nnstudy ungrouped", ungrouped),
                                           ("nnstudy grouped", grouped)):
         gflops = work / (phase / workers) / 1e9
         print(line(name, wall) + f"   ({units} units, {workers} worker(s); training phase "
                                  f"{phase / workers:.1f} s, its products {gflops:.1f} GFLOP/s, "
                                  f"{gflops / peak:.1%} of peak)")
+    print(f"whole processes: plain loop {plain_process_s:.1f} s, `nnstudy study run` (grouped, "
+          f"report included) {cli_s:.1f} s: {plain_process_s / cli_s:.2f}x; its executor "
+          f"{record['wall_s']:.1f} s, first unit training "
+          f"{record.get('first_train_s', float('nan')):.2f} s after the executor started")
     print(f"float32 matmul peak again: {matmul_peak(device):.1f} GFLOP/s; load average "
           f"after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 

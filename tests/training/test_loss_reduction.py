@@ -10,7 +10,7 @@ from nnstudy.config.run import RunSpec
 from nnstudy.data import load_data
 from nnstudy.models import build_model
 from nnstudy.training.losses import reduction_scale
-from nnstudy.training.run import build_summary
+from nnstudy.training.summary import build_summary
 from nnstudy.training.trainer import train_group
 
 

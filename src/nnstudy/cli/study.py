@@ -36,6 +36,16 @@ def _resumable_on_ctrl_c(study_dir: Path) -> Iterator[None]:
         raise typer.Exit(130) from None
 
 
+def _start_workers_early(executor: str, address: str | None, workers: int | None) -> None:
+    """Where the units may run in local worker processes, start their fork server now: it
+    imports torch and the trainer while this process imports its own and reads the study
+    (see `nnstudy.study.executors.local`)."""
+    if executor in ("auto", "local") and address is None and workers != 1:
+        from nnstudy.study.executors.local import start_worker_server
+
+        start_worker_server()
+
+
 def _print_result(result: StudyResult) -> None:
     """The report's head (header, best per group, winner and runner-up) and its files."""
     from nnstudy.report import StudyReport
@@ -68,6 +78,7 @@ def run_command(
     """Run every trial of a study; groups of trials that share an architecture train
     together. Writes study.db, results.csv, report.md and report.html; keeps the weights
     `keep_models` says (default: the best seed of each selected configuration)."""
+    _start_workers_early(executor, address, workers)
     from nnstudy.api import Study
     from nnstudy.config.study import check_parallelism
     from nnstudy.study.executors import check_executor
@@ -101,6 +112,7 @@ def resume_command(
 ) -> None:
     """Run exactly the trials that are not done (pending, running when killed, failed), on
     any executor."""
+    _start_workers_early(executor, address, workers)
     from nnstudy.api import resume
     from nnstudy.config.study import check_parallelism
     from nnstudy.study.executors import check_executor

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import io
+import multiprocessing
 import os
 import signal
 import sys
@@ -26,40 +27,53 @@ import torch
 _BUNDLES: dict[str, Any] = {}
 
 
-# How often a worker checks that its parent is still there (where no death signal exists).
-PARENT_POLL_S = 1.0
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def init_worker(threads: int, parent: int | None = None) -> None:
-    """Worker start-up: die with the parent, fix threads, flush denormals.
+def driver_state() -> dict[str, Any]:
+    """What a worker takes over from the study process when it starts: its working
+    directory, import path and environment. A spawned worker inherits them; one forked by
+    the fork server (`executors.local`) would otherwise keep those of the moment the
+    server started, and resolve a relative data root, or import a unit's module, wrongly."""
+    return {"cwd": os.getcwd(), "path": list(sys.path), "env": dict(os.environ)}
 
-    `parent` is the pid of the study process. On Linux the kernel kills the worker when
-    its parent dies (PR_SET_PDEATHSIG); a parent that died while the worker was still
-    starting (importing torch takes seconds) is caught by comparing the worker's parent
-    with `parent` once the signal is set; elsewhere a daemon thread polls for it.
-    """
-    if parent is not None:
-        watch_parent(parent)
+
+def init_worker(threads: int, state: dict[str, Any] | None = None) -> None:
+    """Worker start-up: die with the study process (`watch_parent`), take over its
+    `driver_state`, ignore Ctrl-C (the study process handles it), fix threads, flush
+    denormals."""
+    watch_parent()
+    if state is not None:
+        os.chdir(state["cwd"])
+        sys.path[:] = state["path"]
+        os.environ.clear()
+        os.environ.update(state["env"])
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
     torch.set_flush_denormal(True)
 
 
-def watch_parent(parent: int) -> None:
-    """Make this process end as soon as `parent` is no longer its parent (it died)."""
+def watch_parent() -> None:
+    """Make this worker end as soon as the study process that started it is gone.
+
+    A daemon thread waits on `multiprocessing.parent_process()`'s sentinel, a pipe the
+    study process holds open for as long as it lives, whether it spawned the worker or had
+    the fork server fork it; a study process that died while the worker was still
+    starting is seen at once. On Linux the kernel also kills the worker when its own
+    parent process dies (PR_SET_PDEATHSIG): the study process, or the fork server.
+    """
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
-            if os.getppid() != parent:  # it died before the signal was armed
-                os._exit(1)
-            return
-    def poll() -> None:
-        while os.getppid() == parent:
-            time.sleep(PARENT_POLL_S)
+    parent = multiprocessing.parent_process()
+    if parent is None:  # not a multiprocessing child: nothing to watch
+        return
+
+    def wait() -> None:
+        parent.join()  # returns when the study process's end of the pipe closes
         os._exit(1)
 
-    threading.Thread(target=poll, name="nnstudy-parent-watch", daemon=True).start()
+    threading.Thread(target=wait, name="nnstudy-parent-watch", daemon=True).start()
 
 
 def load_bundle(data_json: str):
@@ -81,13 +95,14 @@ def run_group(payload: dict[str, Any], bundle: Any = None,
     its data set when the executor brings it (else loaded here, see `load_bundle`);
     `progress`: called after each epoch (see `nnstudy.training.trainer.train_group`).
 
-    Returns {"group", "results": [{id, status, history, steps, summary, state}]}, or
-    {"group", "error"} when the group raised: its trials are then marked failed.
+    Returns {"group", "results": [{id, status, history, steps, summary, state}],
+    "train_start": time.time() as training began (its data loaded)}, or {"group", "error"}
+    when the group raised: its trials are then marked failed.
     """
     from nnstudy.config.run import RunSpec
     from nnstudy.models import build_model
     from nnstudy.training.features import prepare_features
-    from nnstudy.training.run import build_summary, data_summary, training_flops
+    from nnstudy.training.summary import build_summary, data_summary, training_flops
     from nnstudy.training.trainer import train_group
 
     torch.set_num_threads(payload["threads"])
@@ -98,7 +113,7 @@ def run_group(payload: dict[str, Any], bundle: Any = None,
             bundle = load_bundle(specs[0].data.model_dump_json())
         features = prepare_features(specs, bundle)  # a backbone's, computed once, cached
         specs, bundle = features.specs, features.bundle
-        start = time.perf_counter()
+        train_start, start = time.time(), time.perf_counter()
         if specs[0].train.engine == "numpy":  # one engine per group (`group_key`)
             from nnstudy.training.numpy_engine import train_with_numpy
 
@@ -122,7 +137,7 @@ def run_group(payload: dict[str, Any], bundle: Any = None,
             torch.save(t.state_dict, buf)
             results.append({"id": trial_id, "status": t.status, "history": t.history,
                             "steps": t.steps, "summary": summary, "state": buf.getvalue()})
-        return {"group": payload["group"], "results": results}
+        return {"group": payload["group"], "results": results, "train_start": train_start}
     except Exception as exc:  # a failed group is a result: its trials are marked failed
         last = traceback.format_exception_only(type(exc), exc)[-1].strip()
         return {"group": payload["group"], "error": last}

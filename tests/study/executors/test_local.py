@@ -3,7 +3,8 @@ lost units rerun, each alone (so a death is its own), every unit is reported sta
 finished exactly once, and a unit whose workers keep dying fails alone after its attempts
 while the units that shared its pool finish.
 
-The unit function is a real module in a temporary directory (spawned workers import it by
+The unit function is a real module in a temporary directory, put on the import path after the
+fork server started (workers take the study process's path as they start, and import it by
 name); it kills its own process with SIGKILL, as the kernel's OOM killer or `kill -9` would.
 """
 
@@ -106,6 +107,26 @@ def _alive(pid: int) -> bool:
     return len(stat) > 2 and stat[2] != "Z"
 
 
+def _descendants(pid: int) -> list[int]:
+    """Children, grandchildren, ...: workers are children of the fork server."""
+    out, todo = [], [pid]
+    while todo:
+        kids = _children(todo.pop())
+        out.extend(kids)
+        todo.extend(kids)
+    return out
+
+
+def _is_worker(pid: int) -> bool:
+    """A worker, not the fork server: a fork of the server, whose parent is the server."""
+    cmdline = _read(f"/proc/{pid}/cmdline")
+    if "spawn_main" in cmdline:
+        return True
+    stat = _read(f"/proc/{pid}/stat").rsplit(")", 1)[-1].split()
+    parent = int(stat[1]) if len(stat) > 1 else 0
+    return "forkserver" in cmdline and "forkserver" in _read(f"/proc/{parent}/cmdline")
+
+
 def _children(pid: int) -> list[int]:
     path = f"/proc/{pid}/task/{pid}/children"
     try:
@@ -133,8 +154,7 @@ def test_ctrl_c_stops_the_workers_at_once_and_leaves_a_resumable_study(tmp_path)
     workers: list[int] = []
     while time.monotonic() < deadline and len(workers) < 2:  # both workers started
         time.sleep(0.5)
-        workers = [p for p in _children(proc.pid)
-                   if "spawn_main" in _read(f"/proc/{p}/cmdline")]
+        workers = [p for p in _descendants(proc.pid) if _is_worker(p)]
     assert len(workers) == 2, "the workers did not start"
     time.sleep(2)
     os.kill(proc.pid, signal.SIGINT)
