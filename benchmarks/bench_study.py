@@ -15,7 +15,10 @@ accuracy at the end.
   (`--plain-threads` to change it: on a loaded machine two threads can be slower than one).
 - nnstudy ungrouped: `Study.run` with max_group_size 1 (one work unit per trial).
 - nnstudy grouped: `Study.run` with the default max_group_size (trials that share an
-  optimizer train together). Both nnstudy runs use the default workers and threads (one
+  optimizer train together).
+- grouped, eval at end: the same with `train.eval_every` = epochs: evaluated before the
+  first epoch and after the last only (the plain loop's work, and the untrained model's
+  loss, which the divergence rule needs), instead of after every epoch. Both nnstudy runs use the default workers and threads (one
   single-threaded worker per core), and are timed whole: worker start-up, data loading,
   training with per-epoch evaluation of train and test, the store.
 
@@ -108,11 +111,12 @@ def plain_trial(bundle, optimizer: str, lr: float, seed: int, epochs: int,
 
 
 def study_spec(grid: str, data: dict, epochs: int, device: str,
-               max_group_size: int | None) -> dict:
+               max_group_size: int | None, eval_every: int = 1) -> dict:
     """The study file of `grid`, as a dict."""
     keys, seeds = GRIDS[grid]
     spec = {"name": f"bench-{grid}", "data": data, "model": MODEL, "device": device,
-            "train": {"optimizer": "sgd", "batch_size": 64, "epochs": epochs},
+            "train": {"optimizer": "sgd", "batch_size": 64, "epochs": epochs,
+                      "eval_every": eval_every},
             "grid": keys, "seeds": seeds, "select": {"metric": "test_accuracy"}}
     if max_group_size is not None:
         spec["max_group_size"] = max_group_size
@@ -120,8 +124,8 @@ def study_spec(grid: str, data: dict, epochs: int, device: str,
 
 
 def study_of(grid: str, data: dict, epochs: int, device: str,
-             max_group_size: int | None) -> Study:
-    return Study.from_dict(study_spec(grid, data, epochs, device, max_group_size))
+             max_group_size: int | None, eval_every: int = 1) -> Study:
+    return Study.from_dict(study_spec(grid, data, epochs, device, max_group_size, eval_every))
 
 
 def plain_process(args: argparse.Namespace) -> None:
@@ -159,14 +163,16 @@ def cli_study(spec: dict) -> tuple[float, dict]:
     return wall, json.loads(executions)[-1]
 
 
-def matmul_work(net: nn.Module, n_train: int, n_eval: int, epochs: int) -> int:
+def matmul_work(net: nn.Module, n_train: int, n_eval: int, epochs: int,
+                evaluations: int | None = None) -> int:
     """FLOPs (2 per multiply-add) of the products one nnstudy trial computes: per training
     sample the forward, the weight gradient and, after the first layer, the input gradient
     of each linear layer; and the forward of every evaluated sample (train and test, before
-    the first epoch and after each)."""
+    the first epoch and after each, or `evaluations` times)."""
     macs = [m.in_features * m.out_features for m in net.modules() if isinstance(m, nn.Linear)]
     per_sample = 2 * (2 * sum(macs) + sum(macs[1:]))
-    return epochs * n_train * per_sample + (epochs + 1) * n_eval * 2 * sum(macs)
+    evaluations = epochs + 1 if evaluations is None else evaluations
+    return epochs * n_train * per_sample + evaluations * n_eval * 2 * sum(macs)
 
 
 def run_study(study: Study, workers: int | None) -> tuple[float, dict, float, int]:
@@ -214,7 +220,9 @@ def main() -> None:
     net = build_model(MODEL, bundle.input_shape, bundle.num_classes)
     per_sample = training_flops(net, bundle.input_shape)["training_flops_per_sample"]
     flops = samples * per_sample
-    work = len(trials) * matmul_work(net, n_train, n_train + len(bundle.test), args.epochs)
+    n_eval = n_train + len(bundle.test)
+    work = len(trials) * matmul_work(net, n_train, n_eval, args.epochs)
+    work_last = len(trials) * matmul_work(net, n_train, n_eval, args.epochs, evaluations=2)
     load = os.getloadavg()
     peak = matmul_peak(device)
     print(f"grid {args.grid}: {len(trials)} trials of MLP 784-100-10 ReLU, batch 64, "
@@ -235,7 +243,11 @@ def main() -> None:
     plain_acc = {(o, float(lr), int(s)): a for o, lr, s, a in plain_run["acc"]}
     ungrouped = run_study(study_of(args.grid, data, args.epochs, args.device, 1), workers)
     grouped = run_study(study_of(args.grid, data, args.epochs, args.device, None), workers)
+    at_end = run_study(study_of(args.grid, data, args.epochs, args.device, None, args.epochs),
+                       workers)
     cli_s, record = cli_study(study_spec(args.grid, data, args.epochs, args.device, None))
+    cli_end_s, record_end = cli_study(study_spec(args.grid, data, args.epochs, args.device,
+                                                 None, args.epochs))
 
     def line(name: str, wall: float) -> str:
         gflops = flops / wall / 1e9
@@ -244,16 +256,20 @@ def main() -> None:
 
     print(f"{'':<22}{'wall':>10}  {'ratio':>5}")
     print(line("plain loop", plain) + f"   ({args.plain_threads} thread(s); its loop)")
-    for name, (wall, _, phase, units) in (("nnstudy ungrouped", ungrouped),
-                                          ("nnstudy grouped", grouped)):
-        gflops = work / (phase / workers) / 1e9
+    for name, (wall, _, phase, units), products in (
+            ("nnstudy ungrouped", ungrouped, work), ("nnstudy grouped", grouped, work),
+            ("grouped, eval at end", at_end, work_last)):
+        gflops = products / (phase / workers) / 1e9
         print(line(name, wall) + f"   ({units} units, {workers} worker(s); training phase "
                                  f"{phase / workers:.1f} s, its products {gflops:.1f} GFLOP/s, "
                                  f"{gflops / peak:.1%} of peak)")
-    print(f"whole processes: plain loop {plain_process_s:.1f} s, `nnstudy study run` (grouped, "
-          f"report included) {cli_s:.1f} s: {plain_process_s / cli_s:.2f}x; its executor "
-          f"{record['wall_s']:.1f} s, first unit training "
-          f"{record.get('first_train_s', float('nan')):.2f} s after the executor started")
+    print(f"whole processes: plain loop {plain_process_s:.1f} s; `nnstudy study run` (grouped, "
+          "report included):")
+    for name, wall, rec in (("evaluating every epoch", cli_s, record),
+                            (f"eval_every {args.epochs}", cli_end_s, record_end)):
+        print(f"  {name:<24}{wall:6.1f} s  {plain_process_s / wall:5.2f}x   (its executor "
+              f"{rec['wall_s']:.1f} s; first unit training "
+              f"{rec.get('first_train_s', float('nan')):.2f} s after the executor started)")
     print(f"float32 matmul peak again: {matmul_peak(device):.1f} GFLOP/s; load average "
           f"after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
@@ -271,6 +287,11 @@ def main() -> None:
     diff_p = [abs(ours_g[k] - plain_acc[k]) for k in trials]
     print(f"grouped vs ungrouped: {sum(d == 0 for d in diff_g)} of {len(trials)} equal, "
           f"largest difference {max(diff_g):.2%}")
+    same = [k for k in trials if at_end[1][k] == grouped[1][k]]
+    print(f"eval at end vs grouped (final test accuracy and status): {len(same)} of "
+          f"{len(trials)} equal" + ("" if len(same) == len(trials) else ", differing: " + ", ".join(
+              f"{o} lr {lr:g} ({grouped[1][(o, lr, s)][1]} -> {at_end[1][(o, lr, s)][1]})"
+              for o, lr, s in trials if (o, lr, s) not in same)))
     print(f"grouped vs plain loop: median difference {statistics.median(diff_p):.2%}, "
           f"largest {max(diff_p):.2%}; mean accuracy plain "
           f"{statistics.mean(plain_acc.values()):.2%}, grouped "

@@ -85,6 +85,7 @@ class TrainSpec(Spec):
     loss_reduction: Literal["mean", "sum"] = "mean"
     early_stopping: EarlyStoppingSpec | None = None
     eval_batch_size: int = Field(4096, gt=0)
+    eval_every: int = Field(1, gt=0)  # evaluate every N epochs and at the last (see trainer)
     engine: Literal["torch", "numpy"] = "torch"
 
     @field_validator("optimizer")
@@ -145,6 +146,14 @@ class TrainSpec(Spec):
         if epochs is None and steps is None:
             return {**data, "epochs": DEFAULT_EPOCHS}
         return data
+
+    @model_validator(mode="after")
+    def _numpy_evaluates_every_epoch(self) -> TrainSpec:
+        if self.engine == "numpy" and self.eval_every != 1:
+            raise _error("eval_every", self.eval_every,
+                         f"the numpy engine evaluates after every epoch (got eval_every "
+                         f"{self.eval_every}); remove it, or use engine: torch")
+        return self
 
     @model_validator(mode="after")
     def _optimizer_accepts(self) -> TrainSpec:

@@ -2,8 +2,8 @@
 
 G models train together when they share what one batched computation must share: the
 data, the architecture, the optimizer and its switches (nesterov, amsgrad, ...), which of
-its hyperparameters are given, the batch size, the loss, the engine and the device
-(`group_key`). Everything else may differ per model: seed, the optimizer's numbers (lr,
+its hyperparameters are given, the batch size, the loss, the engine, the evaluation's batch
+size and cadence, and the device (`group_key`). Everything else may differ per model: seed, the optimizer's numbers (lr,
 momentum, betas, ...), L2, schedule, epochs, init, early stopping.
 """
 
@@ -35,6 +35,7 @@ def group_key(spec: RunSpec) -> str:
         "loss": t.loss,
         "engine": t.engine,
         "eval_batch_size": t.eval_batch_size,
+        "eval_every": t.eval_every,
         "device": spec.device,
     }
     return json.dumps(shared, sort_keys=True, default=str)

@@ -15,6 +15,12 @@ stops there, marked diverged. For small models on a CPU with two or more threads
 thread does the evaluation of each epoch while the next one trains (`train_group`'s
 `overlap`), with the same results.
 
+With `train.eval_every: N` the group is evaluated after every N-th epoch and after each
+model's last one instead of after every epoch (`_Group.evaluates`): epochs in between train
+exactly as they would, and what an evaluation finds (metrics, divergence, early stopping,
+the best epoch) is what it would find with N = 1, counted in evaluations (a patience of 5
+is 5 evaluations) and judged only at evaluated epochs.
+
 A model trains for `train.epochs`, or for `train.steps` optimizer steps (`budget`: its
 last epoch may then stop part way, and is evaluated there). Its objective is its loss as
 a batch mean or a batch sum (`train.loss_reduction`; the batched pass computes the mean,
@@ -28,7 +34,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -229,6 +235,7 @@ class _Group:
                                         self.train_batches.cache)
         self.signals = Signals(self.G)
         self.epoch_times: list[float] = []
+        self._last_info: dict[str, float] = {}  # the last evaluation's, for `progress`
 
     def step_macs(self) -> int:
         """Multiply-adds of the linear layers in one training forward pass of the group."""
@@ -259,34 +266,67 @@ class _Group:
             ahead = self._gather_ahead(pool, perms)
             self._start(metrics)
             last = max(m.epochs for m in self.members)
+            peak = [0.0] * self.G  # each model's largest batch loss since the last evaluation
             for epoch in range(1, last + 1):
                 if not any(m.trains_in(epoch) for m in self.members):
                     break
                 next_perms = self._draw_perms() if epoch < last else None
                 next_ahead = self._gather_ahead(pool, next_perms)
-                peak = self._train_epoch(epoch, perms, ahead)
+                peak = [max(a, b) for a, b in
+                        zip(peak, self._train_epoch(epoch, perms, ahead), strict=True)]
                 perms, ahead = next_perms, next_ahead
+                if not self.evaluates(epoch):
+                    self._settle_pending(pending)  # epochs settle in order
+                    pending = None
+                    self._pass(epoch, range(self.G))
+                    continue
+                seen = peak
+                peak = [0.0 if self._evaluated(m, epoch) else p
+                        for m, p in zip(self.members, seen, strict=True)]
                 if pool is None:
                     metrics = evaluate(stacked, self.eval_batches, loss)
-                    self._settle(epoch, metrics, stacked, peak, rewind=False)
+                    self._settle(epoch, metrics, stacked, seen, rewind=False)
                     continue
                 if epoch == last:  # the last evaluation overlaps nothing: every thread
                     self._settle_pending(pending)
                     pending = None
                     torch.set_num_threads(threads)
                     metrics = evaluate(stacked, self.eval_batches, loss)
-                    self._settle(epoch, metrics, stacked, peak, rewind=False)
+                    self._settle(epoch, metrics, stacked, seen, rewind=False)
                     continue
                 snapshot = stacked.snapshot()
                 future = pool.submit(evaluate, snapshot, self.eval_batches, loss)
                 self._settle_pending(pending)
-                pending = (epoch, future, snapshot, peak)
+                pending = (epoch, future, snapshot, seen)
             self._settle_pending(pending)
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
             torch.set_num_threads(threads)
         return self._results()
+
+    def _evaluated(self, m: _ModelState, epoch: int) -> bool:
+        """Whether model `m` is evaluated after `epoch`: every `train.eval_every`-th epoch
+        and its last. A function of its own spec: its group mates do not change it."""
+        return epoch % m.spec.train.eval_every == 0 or epoch == m.epochs
+
+    def evaluates(self, epoch: int) -> bool:
+        """Whether the group runs an evaluation after `epoch` (some model is evaluated)."""
+        return any(self._evaluated(m, epoch) for m in self.members)
+
+    def _pass(self, epoch: int, models: Iterable[int]) -> None:
+        """Settle `epoch` for the `models` not evaluated after it: those that trained
+        through it count it; one whose batch loss blew up in it is diverged, as `_settle`
+        would find (its SPIKE rule waits for the model's next evaluation)."""
+        for g in models:
+            m = self.members[g]
+            if not m.training or epoch > m.epochs:
+                continue
+            m.epochs_run = epoch
+            if m.blew_up_in == epoch:
+                m.training, m.diverged = False, True
+        if self.progress is not None and not self.evaluates(epoch):
+            self.progress(epoch, max(m.epochs for m in self.members), self._last_info)
 
     def _start(self, metrics: dict[str, Tensor]) -> None:
         """Record epoch 0, the untrained models: the first best epoch and L0."""
@@ -413,8 +453,10 @@ class _Group:
         """
         trained = [False] * self.G  # the models that trained through this epoch
         stopped = []
+        self._pass(epoch, [g for g, m in enumerate(self.members)
+                           if not self._evaluated(m, epoch)])
         for g, m in enumerate(self.members):
-            if not m.training or epoch > m.epochs:
+            if not m.training or epoch > m.epochs or not self._evaluated(m, epoch):
                 continue
             m.epochs_run = epoch
             if m.blew_up_in == epoch:
@@ -442,9 +484,9 @@ class _Group:
                 m.training = False
         if rewind and stopped:
             self.stacked.copy_models_from(weights, stopped)
+        self._last_info = _progress_info(metrics, trained)
         if self.progress is not None:
-            self.progress(epoch, max(m.epochs for m in self.members),
-                          _progress_info(metrics, trained))
+            self.progress(epoch, max(m.epochs for m in self.members), self._last_info)
 
     def _record(self, epoch: int, metrics: dict[str, Tensor], models: list[bool]) -> None:
         """Append epoch `epoch`'s metrics to the history of the models where `models`."""
