@@ -21,7 +21,10 @@ times (3), interleaved; the median is printed, with the load average.
 
 `--grid`: learning rates 0.01, 0.02, 0.05, 0.1 (seed 0) as plain loops one after another
 (torch's threads) and as an nnstudy study (`Study.run`, default workers: one
-single-threaded worker per core, each configuration its own work unit).
+single-threaded worker per core, each configuration its own work unit), evaluated after
+every epoch, and with `train.eval_every` = epochs (before the first epoch and after the
+last: the plain loop's work). The workers' fork server is started before the studies are
+timed (`bench_study.warm_worker_server`; the CLI starts it while it imports).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import time
 from pathlib import Path
 
 import torch
+from bench_study import warm_worker_server
 from bench_train import train_plain
 from torch import nn
 
@@ -82,22 +86,28 @@ def grid(bundle, data: dict, epochs: int) -> None:
     start = time.perf_counter()
     plain_acc = [plain_loop(bundle, epochs, lr)[1] for lr in GRID_LRS]
     plain = time.perf_counter() - start
-    study = Study.from_dict({
-        "name": "bench-cnn", "data": data, "model": MODEL, "device": "cpu",
-        "train": {"optimizer": "sgd", "batch_size": 64, "epochs": epochs},
-        "grid": {"train.lr": GRID_LRS}, "seeds": [0], "max_group_size": 1,
-        "select": {"metric": "test_accuracy"}})
-    with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        result = study.run(out=Path(tmp) / "study")
-        wall = time.perf_counter() - start
-    acc = result.trials["final_test_accuracy"].tolist()
-    print(f"4-configuration grid (lr {', '.join(map(str, GRID_LRS))}), {epochs} epochs:")
+    server_s = warm_worker_server()
+    print(f"4-configuration grid (lr {', '.join(map(str, GRID_LRS))}), {epochs} epochs "
+          f"(the workers' fork server started first: {server_s:.2f} s):")
     print(f"  plain loops, one after the other: {plain:6.1f} s  test accuracy "
           f"{' '.join(f'{a:.2%}' for a in plain_acc)}")
-    print(f"  nnstudy study ({len(study.work_units())} units, default workers): {wall:6.1f} s  "
-          f"test accuracy {' '.join(f'{a:.2%}' for a in acc)}")
-    print(f"  speed-up {plain / wall:.2f}x; load average {_load()}")
+    for eval_every, how in ((1, "evaluated every epoch"),
+                            (epochs, f"eval_every {epochs}: at the end")):
+        study = Study.from_dict({
+            "name": "bench-cnn", "data": data, "model": MODEL, "device": "cpu",
+            "train": {"optimizer": "sgd", "batch_size": 64, "epochs": epochs,
+                      "eval_every": eval_every},
+            "grid": {"train.lr": GRID_LRS}, "seeds": [0], "max_group_size": 1,
+            "select": {"metric": "test_accuracy"}})
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            result = study.run(out=Path(tmp) / "study")
+            wall = time.perf_counter() - start
+        acc = result.trials["final_test_accuracy"].tolist()
+        print(f"  nnstudy study, {how} ({len(study.work_units())} units, default workers): "
+              f"{wall:6.1f} s  {plain / wall:.2f}x  test accuracy "
+              f"{' '.join(f'{a:.2%}' for a in acc)}")
+    print(f"  load average {_load()}")
 
 
 def _load() -> str:
