@@ -42,7 +42,7 @@ from nnstudy.report.study_report import StudyReport
 from nnstudy.study import result as study_result
 from nnstudy.study import runner
 from nnstudy.study.executors import Executor
-from nnstudy.study.kept_models import kept_trials, load_trial_model, prune_models
+from nnstudy.study.kept_models import kept_trials, load_trial_model
 from nnstudy.study.result import load_result
 from nnstudy.training import run as training_run
 
@@ -153,9 +153,9 @@ class StudyResult(study_result.StudyResult):
 
 
 class Study(runner.Study):
-    """A study loaded from a file (see `nnstudy.study.Study`) whose `run` also keeps the
-    weights its `keep_models` says and writes results.csv, report.md and report.html into
-    the study directory."""
+    """A study loaded from a file (see `nnstudy.study.Study`, which runs it and keeps the
+    weights its `keep_models` says) whose `run` also writes results.csv, report.md and
+    report.html into the study directory."""
 
     def run(self, out: str | Path | None = None, workers: int | None = None,
             threads: int | None = None, progress: bool = False,
@@ -165,15 +165,14 @@ class Study(runner.Study):
 
 
 def _finish(result) -> StudyResult:
-    prune_models(result)
     StudyReport(result).write()
     return StudyResult.of(result)
 
 
 def resume(out: str | Path, workers: int | None = None, progress: bool = False,
            executor: str | Executor = "auto", address: str | None = None) -> StudyResult:
-    """Run exactly the trials of the study in `out` that are not done, then keep its models
-    and write its results.csv, report.md and report.html."""
+    """Run exactly the trials of the study in `out` that are not done (then keep the models
+    its `keep_models` says), and write its results.csv, report.md and report.html."""
     return _finish(runner.resume(out, workers=workers, progress=progress, executor=executor,
                                  address=address))
 

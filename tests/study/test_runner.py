@@ -288,3 +288,22 @@ def test_a_study_and_a_run_default_to_the_same_device():
     study = Study(load_study(dict(STUDY, seeds=[0], grid={"train.lr": [0.1]})))
     assert study.spec.device == RunSpec().device == DEFAULT_DEVICE == "auto"
     assert study.plans[0].spec.device == "auto"
+
+
+def test_the_storing_study_keeps_the_models_its_file_says_without_the_report(tmp_path):
+    """`nnstudy.study.Study` (no report) applies keep_models itself: best keeps one trial's
+    weights, none removes models/, all keeps every trial's."""
+    from nnstudy.study.runner import Study as StoringStudy
+
+    small = dict(STUDY, grid={"train.lr": [0.05, 0.1]}, seeds=[0, 1])
+    for policy, expected in (("best", 1), ("all", 4), ("none", None)):
+        result = StoringStudy(load_study(dict(small, keep_models=policy))).run(
+            out=tmp_path / policy, workers=1)
+        models = tmp_path / policy / "models"
+        assert not (tmp_path / policy / "report.md").exists()
+        if expected is None:
+            assert not models.exists()
+        else:
+            kept = sorted(p.stem for p in models.glob("*.pt"))
+            assert len(kept) == expected, policy
+            assert set(kept) <= set(result.trials["trial_id"].astype(str))

@@ -9,8 +9,10 @@ result.best(per=["train.optimizer"])
 ```
 
 The study directory holds `study.db` (SQLite, see `store.py`), `study.yaml` (the study
-as loaded) and `models/<trial>.pt` (best-epoch weights); `nnstudy.Study` (nnstudy/api.py)
-adds `results.csv` and `report.md` from the StudyResult that `run` and `resume` return.
+as loaded) and `models/<trial>.pt` (best-epoch weights, those `keep_models` keeps once every
+trial has finished: `kept_models.py`); `nnstudy.Study` (nnstudy/api.py) adds
+`results.csv`, `report.md` and `report.html` from the StudyResult that `run` and `resume`
+return.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from nnstudy.config.loading import validate
 from nnstudy.config.study import StudySpec, TrialPlan, check_parallelism, load_study, plan_trials
 from nnstudy.errors import ConfigError
 from nnstudy.study.executors import Executor, UnitEvents, check_executor, choose_executor
+from nnstudy.study.kept_models import prune_models
 from nnstudy.study.lock import StudyLock
 from nnstudy.study.result import StudyResult, load_result
 from nnstudy.study.store import TrialStore, check_new_study_dir, open_store, require_study_dir
@@ -137,7 +140,7 @@ class Study:
                 _execute(store, out, runner, t, progress)
             finally:
                 store.close()
-        return load_result(out)
+            return _keep_models(out)
 
     def _rows(self, units: dict[str, list[TrialPlan]]) -> list[dict[str, Any]]:
         rows = []
@@ -171,7 +174,15 @@ def resume(out: str | Path, workers: int | None = None, progress: bool = False,
             _execute(store, out, runner, meta["threads"], progress)
         finally:
             store.close()
-    return load_result(out)
+        return _keep_models(out)
+
+
+def _keep_models(out: Path) -> StudyResult:
+    """The study's result, once its models/ holds only the weights `keep_models` keeps
+    (every trial's stay while any is not finished: see `kept_models.prune_models`)."""
+    result = load_result(out)
+    prune_models(result)
+    return result
 
 
 def status(out: str | Path) -> dict[str, Any]:
