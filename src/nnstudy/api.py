@@ -34,19 +34,19 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from nnstudy.report import trajectory as report_trajectory
 from nnstudy.report.html import write_page
 from nnstudy.report.model_figures import ModelOnTest
 from nnstudy.report.run_page import run_curves, run_fragment, run_on_test, run_page
 from nnstudy.report.study_page import StudyFigures, study_fragment
 from nnstudy.report.study_report import StudyReport
-from nnstudy.report.trajectory import Trajectory
 from nnstudy.study import result as study_result
 from nnstudy.study import runner
 from nnstudy.study.executors import Executor
 from nnstudy.study.kept_models import kept_trials, load_trial_model
 from nnstudy.study.result import load_result
 from nnstudy.training import run as training_run
+from nnstudy.trajectory import Trajectory
+from nnstudy.trajectory import trajectory as _trajectory
 
 
 def _upgrade(cls, value):
@@ -201,10 +201,10 @@ def train(config: str | Path | dict[str, Any], out: str | Path | None = None,
 
 def trajectory(config: str | Path | dict[str, Any], weights: Sequence[str],
                **options: Any) -> Trajectory:
-    """Report 001's Figures 6 and 7: `nnstudy.report.trajectory.trajectory` (arguments and
-    defaults as there); its `run`, when the model was trained here, is this module's
-    RunResult (with its page and figures)."""
-    out = report_trajectory.trajectory(config, weights, **options)
+    """Report 001's Figures 6 and 7: `nnstudy.trajectory.trajectory` (arguments and defaults
+    as there); its `run`, when the model was trained here, is this module's RunResult (with
+    its page and figures)."""
+    out = _trajectory(config, weights, **options)
     if out.run is not None:
         out.run = RunResult.of(out.run)
     return out

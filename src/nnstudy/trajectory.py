@@ -1,9 +1,10 @@
 """`nnstudy trajectory`: report 001's Figures 6 and 7, gradient descent over two weights of a
 trained model (every other weight held at its trained value) drawn over the loss surface.
 
-The arithmetic is `nnstudy.training.loss_surface` (the descent paths, the loss grid); this
-module trains or loads the model, runs it and draws the figure
-(`nnstudy.report.plots.plot_loss_surface`). `nnstudy.api.trajectory` is the public name.
+Like `api.py`, this module sits above the rooms and composes two of them: the arithmetic
+is `nnstudy.training.loss_surface` (the descent paths, the loss grid), the figure
+`nnstudy.report.plots.plot_loss_surface` (the report room draws, it never trains); here
+the model is trained or loaded, run and drawn. `nnstudy.api.trajectory` is the public name.
 """
 
 from __future__ import annotations
