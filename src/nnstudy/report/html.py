@@ -11,9 +11,11 @@ through `escape` (the Markdown converter escapes before it formats), so a study 
 from __future__ import annotations
 
 import base64
+import contextlib
+import gc
 import html
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,21 @@ from matplotlib.figure import Figure
 
 from nnstudy.errors import NNStudyError
 from nnstudy.report.plots.figure import figure_bytes
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while a page draws its figures (also a
+    decorator). Matplotlib makes thousands of objects per figure, and the collections they
+    set off took a fifth of a study page's time (0.8 of 3.6 s for the quick start's nine
+    figures and four kept models); their cycles are freed by the first collection after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def escape(text: Any) -> str:

@@ -14,7 +14,15 @@ from matplotlib.figure import Figure
 
 from nnstudy.config.model import parse_model_spec
 from nnstudy.errors import NNStudyError
-from nnstudy.report.html import escape, fragment, page, section, table_html, try_figure
+from nnstudy.report.html import (
+    escape,
+    fragment,
+    gc_paused,
+    page,
+    section,
+    table_html,
+    try_figure,
+)
 from nnstudy.report.model_figures import ModelOnTest
 from nnstudy.report.plots import plot_learning_curves
 from nnstudy.report.tables import fmt_count, fmt_float, fmt_int, fmt_seconds
@@ -116,6 +124,7 @@ def diagnostics_html(summary: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+@gc_paused()
 def run_body(run: Any) -> str:
     """The content of a run's page."""
     out = [f"<h1>Run report: {escape(_name(run))}</h1>", _lead(run.summary), _overview(run)]

@@ -22,6 +22,7 @@ from nnstudy.errors import NNStudyError
 from nnstudy.report.html import (
     escape,
     fragment,
+    gc_paused,
     markdown_html,
     page,
     split_sections,
@@ -229,6 +230,7 @@ def _num(value: Any) -> float:
     return v if math.isfinite(v) else math.inf
 
 
+@gc_paused()
 def study_body(result: StudyResult) -> str:
     """The content of a study's page (for `page`, or for a notebook)."""
     figures = StudyFigures(result)

@@ -48,10 +48,12 @@ class NotebookFigure(Figure):
         return figure_bytes(self, "png", dpi=100)
 
 
-def new_figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float, layout: str | None = "constrained") -> Figure:
     """An empty Figure of `width` x `height` inches with the constrained layout engine, which
-    makes room for titles, tick labels, colour bars and outside legends so nothing is clipped."""
-    return NotebookFigure(figsize=(width, height), dpi=100, layout="constrained")
+    makes room for titles, tick labels, colour bars and outside legends so nothing is clipped.
+    `layout=None`: no engine, for a figure that places its axes itself (a grid of many small
+    axes, where the engine's passes over every title cost most of the drawing)."""
+    return NotebookFigure(figsize=(width, height), dpi=100, layout=layout)
 
 
 def add_caption(fig: Figure, text: str) -> None:

@@ -15,6 +15,7 @@ pattern. Three channels are drawn as colour: w / (2m) + 0.5, so grey is zero.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -108,14 +109,12 @@ def plot_weight_tiles(
     ncols = math.ceil(len(chosen) / nrows)
     h, w = drawn.shape[2:]
     tile_in = 1.25 if max(h, w) <= 16 else 1.5
-    fig = new_figure(ncols * tile_in + 1.2, nrows * (tile_in + 0.25) + 0.9)
-    axes = fig.subplots(nrows, ncols, squeeze=False)
+    fig = new_figure(ncols * tile_in + 1.2, nrows * (tile_in + 0.25) + 0.9, layout=None)
+    bar = shared_scale and drawn.shape[1] != 3  # a colour bar beside the tiles
+    axes = _tile_axes(fig, nrows, ncols, tile_in, len(chosen), bar)
     m_all = float(np.abs(drawn).max()) or 1.0
     image = None
-    for k, ax in enumerate(axes.flat):
-        ax.set_axis_off()
-        if k >= len(chosen):
-            continue
+    for k, ax in enumerate(axes):
         tile = drawn[k]
         m = m_all if shared_scale else (float(np.abs(tile).max()) or 1.0)
         if tile.shape[0] == 3:
@@ -127,14 +126,39 @@ def plot_weight_tiles(
         im.set_gid(f"tile|{chosen[k]}")
         label = unit_names[k] if unit_names is not None else f"unit {chosen[k]}"
         ax.set_title(label, fontsize=9)
-    if image is not None and shared_scale:
-        bar = fig.colorbar(image, ax=axes, shrink=0.8, fraction=0.04)
+    if image is not None and bar:
+        width, height = fig.get_size_inches()
+        grid_h = nrows * (tile_in + 0.25)
+        cax = fig.add_axes(((0.3 + ncols * tile_in) / width,
+                            (0.45 + 0.1 * grid_h) / height, 0.15 / width, 0.8 * grid_h / height))
+        bar = fig.colorbar(image, cax=cax)
         bar.set_label("weight")
     is_conv = isinstance(first_weight_layer(model)[1], nn.Conv2d)
     kind = "kernels" if is_conv else "weights into units"
     how = " (channels averaged)" if averaged else ""
     scale = "one colour scale for all" if shared_scale else "each tile its own colour scale"
-    fig.suptitle(title or f"First layer {name!r}: {kind}{how}; red +, blue -, white 0 "
-                 f"({scale})", fontsize=11)
+    text = title or (f"First layer {name!r}: {kind}{how}; red +, blue -, white 0 "
+                     f"({scale})")
+    # wrapped to the figure's width (11-point characters, about 12 an inch)
+    fig.suptitle(textwrap.fill(text, int(fig.get_figwidth() * 12)), fontsize=11)
     return fig
 
+
+def _tile_axes(fig: Figure, nrows: int, ncols: int, tile_in: float, n: int,
+               bar: bool) -> list:
+    """`n` square axes (off) in rows of `ncols`, placed by hand in inches rather than by a
+    layout engine: a band of 0.45 in for the figure's title on top, then rows of
+    `tile_in` + 0.25 in (the tile's title above each tile); 0.1 in in from the left and
+    the right 1.1 in left for the colour bar when there is one (`bar`), else centred."""
+    width, height = fig.get_size_inches()
+    side = tile_in - 0.1
+    margin = 0.1 if bar else (width - ncols * tile_in) / 2
+    axes = []
+    for k in range(n):
+        row, col = divmod(k, ncols)
+        left = margin + col * tile_in + 0.05
+        bottom = height - 0.45 - (row + 1) * (tile_in + 0.25)
+        ax = fig.add_axes((left / width, bottom / height, side / width, side / height))
+        ax.set_axis_off()
+        axes.append(ax)
+    return axes
