@@ -231,3 +231,24 @@ def test_fingerprint_changes_with_the_data_and_not_with_where_it_was_read(mnist_
     relabelled = load_data({"name": "mnist", "root": root})
     relabelled.classes = [f"digit {c}" for c in range(10)]
     assert relabelled.fingerprint() != first.fingerprint()
+
+
+def test_digits_are_read_from_scikit_learns_file_as_load_digits_reads_them():
+    """Without importing scikit-learn (a worker's start-up); equal to load_digits itself."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    from nnstudy.data.digits import _digits_arrays
+
+    images, target = _digits_arrays()
+    reference = load_digits()
+    assert np.array_equal(images, reference.images) and images.dtype == reference.images.dtype
+    assert np.array_equal(target, reference.target) and target.dtype == np.int64
+    code = ("import sys; from nnstudy.data.digits import _digits_arrays; _digits_arrays(); "
+            "print('sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"
