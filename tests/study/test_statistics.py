@@ -126,3 +126,23 @@ def test_paired_t_agrees_with_scipy_ttest_rel(pairs):
     assert t == pytest.approx(ref.statistic, rel=1e-6)
     assert p == pytest.approx(ref.pvalue, rel=1e-6, abs=1e-12)
     assert df == len(pairs) - 1
+
+
+@pytest.mark.parametrize("df", [1, 2, 4.5, 29, 1e3])
+def test_the_t_functions_are_scipy_stats_t_without_importing_it(df):
+    """t_quantile and t_two_sided_p are scipy.stats.t's ppf and 2 sf, bit for bit (scipy.stats
+    computes them with the same scipy.special functions); importing statistics does not
+    import scipy.stats (half a second of a study's start)."""
+    import subprocess
+    import sys
+
+    from nnstudy.study.statistics import t_quantile, t_two_sided_p
+
+    for q in (0.5, 0.8, 0.975, 0.995):
+        assert t_quantile(q, df) == sps.t.ppf(q, df)
+    for t in (-3.2, -0.4, 0.0, 1.7, 12.0):
+        assert t_two_sided_p(t, df) == float(2 * sps.t.sf(abs(t), df))
+    code = "import sys, nnstudy.study.statistics; print('scipy.stats' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "False"

@@ -11,9 +11,8 @@ from collections.abc import Iterable
 from typing import Literal, NamedTuple
 
 import numpy as np
-from scipy import stats
 
-from nnstudy.study.statistics import finite_values, mean_ci
+from nnstudy.study.statistics import finite_values, mean_ci, t_quantile
 
 Band = Literal["ci", "minmax"]
 BANDS = ("ci", "minmax")
@@ -81,7 +80,7 @@ def spread_rows(matrix: np.ndarray, band: Band = "ci", level: float = 0.95
         else:
             dev = np.where(ok, x - mean[:, None], 0.0)
             std = np.sqrt((dev**2).sum(axis=1) / (n - 1))
-            t = stats.t.ppf((1 + level) / 2, np.maximum(n - 1, 1))
+            t = t_quantile((1 + level) / 2, np.maximum(n - 1, 1))
             half = t * std / np.sqrt(n)
             lo, hi = mean - half, mean + half
     few = n < 2
