@@ -262,6 +262,7 @@ class _Display:
         self.groups_done = 0
         self.failed = 0
         self.epochs: dict[str, tuple[int, int]] = {}  # a running unit's last epoch
+        self.finished_units: set[str] = set()  # late epoch events of these are dropped
         if not enabled:
             return
         from rich.progress import (
@@ -297,12 +298,13 @@ class _Display:
         self._refresh()
 
     def epoch(self, unit: str, epoch: int, epochs: int) -> None:
-        if self.enabled:
+        if self.enabled and unit not in self.finished_units:
             self.epochs[unit] = (epoch, epochs)
             self._refresh()
 
     def finished(self, payload: dict[str, Any], failed: bool) -> None:
         self.epochs.pop(payload["group"], None)
+        self.finished_units.add(payload["group"])
         self.running -= 1
         self.groups_done += 1
         self.failed += int(failed)

@@ -25,6 +25,8 @@ from typing import Any
 import torch
 
 _BUNDLES: dict[str, Any] = {}
+# A local worker's channel to the study process for epoch events (`init_worker`), or None.
+_EPOCHS: Any = None
 
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -38,11 +40,19 @@ def driver_state() -> dict[str, Any]:
     return {"cwd": os.getcwd(), "path": list(sys.path), "env": dict(os.environ)}
 
 
-def init_worker(threads: int, state: dict[str, Any] | None = None) -> None:
+def init_worker(threads: int, state: dict[str, Any] | None = None,
+                epochs: Any = None) -> None:
     """Worker start-up: die with the study process (`watch_parent`), take over its
     `driver_state`, ignore Ctrl-C (the study process handles it), fix threads, flush
-    denormals."""
+    denormals. `epochs`: a multiprocessing queue that `run_group` puts (unit, epoch,
+    epochs) on as each epoch ends, for the study's progress display."""
+    global _EPOCHS
     watch_parent()
+    if epochs is not None:
+        # A put never blocks training (a feeder thread writes), and the worker never waits
+        # at exit for events nobody reads any more.
+        epochs.cancel_join_thread()
+        _EPOCHS = epochs
     if state is not None:
         os.chdir(state["cwd"])
         sys.path[:] = state["path"]
@@ -107,6 +117,8 @@ def run_group(payload: dict[str, Any], bundle: Any = None,
 
     torch.set_num_threads(payload["threads"])
     torch.set_flush_denormal(True)
+    if progress is None and _EPOCHS is not None:
+        progress = _epoch_reporter(payload["group"])
     try:
         specs = [RunSpec.model_validate_json(c) for _, c in payload["trials"]]
         if bundle is None:
@@ -141,3 +153,13 @@ def run_group(payload: dict[str, Any], bundle: Any = None,
     except Exception as exc:  # a failed group is a result: its trials are marked failed
         last = traceback.format_exception_only(type(exc), exc)[-1].strip()
         return {"group": payload["group"], "error": last}
+
+
+def _epoch_reporter(unit: str) -> Callable[[int, int, dict[str, float]], None]:
+    """`run_group`'s progress callback in a local worker: (unit, epoch, epochs) to the
+    study process, dropped rather than waited for if the channel is gone."""
+    def report(epoch: int, epochs: int, _metrics: dict[str, float]) -> None:
+        with contextlib.suppress(Exception):
+            _EPOCHS.put_nowait((unit, epoch, epochs))
+
+    return report

@@ -168,3 +168,35 @@ def test_ctrl_c_stops_the_workers_at_once_and_leaves_a_resumable_study(tmp_path)
     with sqlite3.connect(tmp_path / "s" / "study.db") as db:
         statuses = [s for (s,) in db.execute("SELECT status FROM trials")]
     assert statuses and "done" not in statuses  # nothing finished, all left for resume
+
+
+@pytest.mark.slow
+def test_workers_report_each_units_epochs_to_the_display(tmp_path):
+    """Epoch events reach the study process while units run: each a real unit's, epochs in
+    order (the display drops those that arrive after their unit finished)."""
+    import json as _json
+
+    from nnstudy.config.study import load_study
+    from nnstudy.study.runner import Study
+
+    study = Study(load_study({"name": "epochs", "data": {"name": "digits"},
+                              "model": {"mlp": {"hidden": [32]}},
+                              "train": {"epochs": 6, "batch_size": 32},
+                              "grid": {"train.lr": [0.05, 0.1]}, "max_group_size": 1}))
+    payloads = [{"group": gid, "threads": 1,
+                 "trials": [(p.trial_id, p.spec.model_dump_json()) for p in plans]}
+                for gid, plans in study.work_units().items()]
+    seen: list[tuple[str, int, int]] = []
+    finished: list[str] = []
+    events = UnitEvents(started=lambda p: None,
+                        finished=lambda p, o: finished.append(p["group"]),
+                        epoch=lambda u, e, n: seen.append((u, e, n)))
+    stats = LocalExecutor(2).run(payloads, 1, events)
+    assert sorted(finished) == sorted(p["group"] for p in payloads)
+    assert stats["first_train_s"] >= 0
+    assert seen, "no epoch event reached the study process"
+    for unit in {u for u, _, _ in seen}:
+        epochs = [e for u, e, n in seen if u == unit]
+        assert unit in finished and epochs == sorted(epochs) and set(epochs) <= set(range(1, 7))
+    assert {n for _, _, n in seen} == {6}
+    _json.dumps(stats)  # the record the store keeps

@@ -10,8 +10,9 @@ working directory, import path and environment as it starts (`worker.driver_stat
 a spawned one would. Where there is no fork server (Windows), workers are spawned.
 
 Workers die with the driver (`worker.init_worker`), ignore Ctrl-C (the driver handles it:
-it stops them at once, and their units' trials stay not done for `resume`), and run each unit
-with the study's thread count.
+it stops them at once, and their units' trials stay not done for `resume`), run each unit
+with the study's thread count, and send an event as each epoch of a unit ends (a queue
+the driver reads every quarter second while units run: the progress display's epochs).
 
 A worker process that dies (killed, out of memory) breaks the whole pool: every unit still
 in it is lost with it, and which of them killed its worker cannot be told. So the units
@@ -30,6 +31,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_all_start_methods, get_context
 from multiprocessing.context import BaseContext
+from queue import Empty
 from typing import Any
 
 from nnstudy.study.executors.base import (
@@ -42,6 +44,8 @@ from nnstudy.study.executors.base import (
 
 # Deaths of a unit's worker, with the unit alone in its pool, before its trials are failed.
 MAX_ATTEMPTS = 3
+# How often the study process passes on the workers' epoch events while units run.
+EPOCH_POLL_S = 0.25
 
 # What the fork server imports before it forks any worker: everything `run_group` needs.
 PRELOAD = ["nnstudy.study.worker", "nnstudy.config.run", "nnstudy.data", "nnstudy.models",
@@ -122,40 +126,57 @@ class LocalExecutor:
         unit = self.unit or run_group
         queue = list(queue)
         lost: list[Payload] = []
-        with ProcessPoolExecutor(workers, mp_context=worker_context(), initializer=init_worker,
-                                 initargs=(threads, driver_state())) as pool:
-            pending: dict[Future, Payload] = {}
-            try:
-                while (queue and not lost) or pending:
-                    while queue and not lost and len(pending) < workers:
-                        try:
-                            future = pool.submit(unit, queue[0])
-                        except BrokenProcessPool:  # it broke since the last wait
+        ctx = worker_context()
+        epochs = ctx.Queue()  # (unit, epoch, epochs) from the workers, for the display
+        try:
+            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_worker,
+                                     initargs=(threads, driver_state(), epochs)) as pool:
+                pending: dict[Future, Payload] = {}
+                try:
+                    while (queue and not lost) or pending:
+                        while queue and not lost and len(pending) < workers:
+                            try:
+                                future = pool.submit(unit, queue[0])
+                            except BrokenProcessPool:  # it broke since the last wait
+                                break
+                            payload = queue.pop(0)
+                            if payload["group"] not in announced:
+                                announced.add(payload["group"])
+                                events.started(payload)
+                            pending[future] = payload
+                        if not pending:
                             break
-                        payload = queue.pop(0)
-                        if payload["group"] not in announced:
-                            announced.add(payload["group"])
-                            events.started(payload)
-                        pending[future] = payload
-                    if not pending:
-                        break
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        payload = pending.pop(fut)
-                        try:
-                            outcome = fut.result()
-                        except BrokenProcessPool:  # a worker process died
-                            lost.append(payload)
-                            continue
-                        except Exception as exc:  # the unit could not be sent or read back
-                            outcome = {"group": payload["group"], "error": f"worker: {exc!r}"}
-                        self._first_step = earliest(self._first_step, outcome)
-                        events.finished(payload, outcome)
-            except KeyboardInterrupt:
-                # Workers ignore SIGINT; stop them now rather than wait for their units (the
-                # units' trials stay not done, and `resume` runs them again).
-                for process in list(getattr(pool, "_processes", {}).values()):
-                    process.terminate()
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
+                        done, _ = wait(pending, timeout=EPOCH_POLL_S, return_when=FIRST_COMPLETED)
+                        _drain(epochs, events)
+                        for fut in done:
+                            payload = pending.pop(fut)
+                            try:
+                                outcome = fut.result()
+                            except BrokenProcessPool:  # a worker process died
+                                lost.append(payload)
+                                continue
+                            except Exception as exc:  # the unit could not be sent or read back
+                                outcome = {"group": payload["group"], "error": f"worker: {exc!r}"}
+                            self._first_step = earliest(self._first_step, outcome)
+                            events.finished(payload, outcome)
+                except KeyboardInterrupt:
+                    # Workers ignore SIGINT; stop them now rather than wait for their units (the
+                    # units' trials stay not done, and `resume` runs them again).
+                    for process in list(getattr(pool, "_processes", {}).values()):
+                        process.terminate()
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
+        finally:  # after the pool: no worker puts on it any more
+            epochs.close()
+            epochs.cancel_join_thread()
         return lost, queue
+
+
+def _drain(epochs: Any, events: UnitEvents) -> None:
+    """Pass on the epoch events the workers sent since the last call."""
+    while True:
+        try:
+            unit, epoch, total = epochs.get_nowait()
+        except (Empty, OSError, ValueError, EOFError):  # none left, or the channel is gone
+            return
+        events.epoch(unit, epoch, total)
