@@ -128,8 +128,10 @@ def test_a_failing_group_marks_its_trials_failed_and_the_study_goes_on(tmp_path)
     assert "needs a C x H x W input" in result.trials["error"].iloc[1]
 
 
+# Long enough (12 epochs a unit) that the kill lands while units are still running: the
+# workers start within a tenth of a second, and 4 epochs once ended before the kill.
 KILL_STUDY = dict(STUDY, grid={"train.optimizer": ["sgd", "adam", "rmsprop", "momentum"],
-                               "train.lr": [0.01, 0.1]}, train={"epochs": 4, "batch_size": 64})
+                               "train.lr": [0.01, 0.1]}, train={"epochs": 12, "batch_size": 64})
 
 
 @pytest.mark.slow

@@ -151,3 +151,26 @@ def test_other_architectures_take_autograd():
     assert DenseChain.of(bn) is None
     chain = DenseChain.of(build_model({"mlp": {"hidden": [8]}}, (1, 2, 2), 3))
     assert [layer.kind for layer in chain.layers] == ["linear", "act", "linear"]
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+@pytest.mark.parametrize("spec", [*CHAINS, [{"linear": 5}]],
+                         ids=lambda s: str(s)[:40])
+def test_one_batch_shared_by_the_models_equals_each_model_given_it(spec, loss):
+    """x [1, B, ...] for G models (models with one data order): the first layer runs as one
+    product with the G weights side by side; losses and gradients equal those of the same
+    batch given to each model ([G, B, ...], bmm) and autograd's."""
+    shape, K, B, G = (1, 3, 4), 5, 6, 3
+    stacked = StackedModel([build_model(spec, shape, K, seed=g).double() for g in range(G)])
+    assert stacked.dense is not None
+    x = torch.randn(1, B, *shape, dtype=torch.float64)
+    y = torch.randint(0, K, (1, B))
+    losses, grads = stacked.loss_and_grads(x, y, loss)
+    grads = [g.clone() for g in grads]  # buffers the next call reuses
+    each_losses, each_grads = stacked.loss_and_grads(x.expand(G, *x.shape[1:]),
+                                                     y.expand(G, -1), loss)
+    ref_losses, ref_grads = autograd_reference(stacked, x, y, loss)
+    for other, other_grads in ((each_losses, each_grads), (ref_losses, ref_grads)):
+        torch.testing.assert_close(losses, other, rtol=1e-12, atol=1e-14)
+        for name, g, r in zip(stacked.params, grads, other_grads, strict=True):
+            torch.testing.assert_close(g, r, rtol=1e-10, atol=1e-12, msg=name)

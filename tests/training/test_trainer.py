@@ -89,6 +89,35 @@ def test_models_trained_together_equal_models_trained_alone(digits):
             assert a["accuracy"] == b["accuracy"]
 
 
+@pytest.mark.parametrize("overlap", [False, True])
+def test_models_with_one_data_order_share_their_batches_and_equal_models_alone(
+        digits, overlap, monkeypatch):
+    """One seed for the whole group: each batch is gathered once, [1, B, ...], and the first
+    layer multiplies it once by the models' weights side by side; every model still equals
+    the same model trained alone (float64)."""
+    from nnstudy.training.stacked import StackedModel
+
+    shapes = []
+    real = StackedModel.loss_and_grads
+
+    def spy(self, x, *args, **kwargs):
+        shapes.append(x.shape[0])
+        return real(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(StackedModel, "loss_and_grads", spy)
+    specs = [spec(optimizer="adam", lr=lr, seed=3) for lr in (0.001, 0.01, 0.03)]
+    together = _one_thread(lambda: train_group(specs, digits, dtype=torch.float64,
+                                               overlap=overlap))
+    assert shapes and set(shapes) == {1}  # one batch for the three models
+    for s, t in zip(specs, together, strict=True):
+        alone = train_group([s], digits, dtype=torch.float64)[0]
+        assert alone.best_epoch == t.best_epoch
+        for a, b in zip(alone.history, t.history, strict=True):
+            assert (a["epoch"], a["split"], a["accuracy"]) == (b["epoch"], b["split"],
+                                                               b["accuracy"])
+            assert math.isclose(a["loss"], b["loss"], rel_tol=1e-9)
+
+
 def on_cpu(s: RunSpec) -> RunSpec:
     return s.model_copy(update={"device": "cpu"})
 

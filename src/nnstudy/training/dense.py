@@ -53,15 +53,21 @@ class _Operands:
     b: Tensor | None        # bias as added to the product: [O] or [G, 1, O]
     gw: Tensor              # the weight's gradient buffer, shaped like w
     gb: Tensor | None       # the bias's gradient buffer, [O] or [G, O]
+    # The G models' weights side by side, for one input batch shared by all (G > 1):
+    wide_t: Tensor | None = None   # [D, G*O], a view of w
+    wide_b: Tensor | None = None   # [G*O], a view of the bias
+    wide_gw: Tensor | None = None  # [G*O, D], a view of gw
 
 
 class _Step(NamedTuple):
     """What one pass gives every op: the linear layers' operands, whether the G models
-    run as one 2-D product (G = 1), and whether dropout is active."""
+    run as one 2-D product (G = 1), whether dropout is active, and whether the input is
+    one batch [B, D] shared by the G models (`DenseChain.loss_and_grads`)."""
 
     operands: dict[str, _Operands]
     single: bool
     training: bool
+    shared: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,8 @@ class _Linear:
 
     def __call__(self, x: Tensor, step: _Step) -> tuple[Tensor, Pullback]:
         op = step.operands[self.weight]
+        if step.shared and x.dim() == 2:  # the shared input batch (first layer only)
+            return self._shared(x, op)
         if step.single:
             y = torch.addmm(op.b, x, op.wt) if op.b is not None else x @ op.wt
         elif op.b is not None:
@@ -94,6 +102,23 @@ class _Linear:
             if not self.input_grad:
                 return dy
             return dy @ op.w if step.single else torch.bmm(dy, op.w)
+
+        return y, backward
+
+    def _shared(self, x: Tensor, op: _Operands) -> tuple[Tensor, Pullback]:
+        """The G models' layer on one input batch x [B, D]: one product with their weights
+        side by side, [B, D] x [D, G*O], instead of G products of [B, D] x [D, O]; and the
+        weight gradients as one [G*O, B] x [B, D]. The output is [G, B, O] (a view)."""
+        G, out = op.w.shape[0], op.w.shape[1]
+        B = x.shape[0]
+        wide = torch.addmm(op.wide_b, x, op.wide_t) if op.wide_b is not None else x @ op.wide_t
+        y = wide.view(B, G, out).transpose(0, 1)
+
+        def backward(dy: Tensor) -> Tensor:
+            torch.mm(dy.transpose(0, 1).reshape(B, G * out).t(), x, out=op.wide_gw)
+            if op.gb is not None:
+                torch.sum(dy, BATCH_AXIS, out=op.gb)
+            return dy  # the data's gradient is not needed (first layer)
 
         return y, backward
 
@@ -200,8 +225,10 @@ class DenseChain:
 
         Args:
             params: name -> stacked parameter [G, ...] (as `StackedModel.params`).
-            x: inputs [G, B, ...] (each model's own batch).
-            y: labels [G, B].
+            x: inputs [G, B, ...] (each model's own batch), or [1, B, ...]: one batch that
+                every model trains on (models with one data order). The first layer then
+                multiplies it once by the G models' weights side by side (`_Linear._shared`).
+            y: labels [G, B], or [1, B] with a shared batch.
             loss: "cross_entropy" or "mse" (see `nnstudy.training.losses`).
             training: dropout active (True while training).
 
@@ -209,17 +236,25 @@ class DenseChain:
             (losses [G], gradients aligned with `params`' order). The gradient tensors are
             buffers reused by the next call: consume them before calling again.
         """
-        G, B = x.shape[0], x.shape[1]
+        G, B = next(iter(params.values())).shape[0], x.shape[1]
         # One model runs in 2-D ([B, D]: mm, addmm), G models in 3-D ([G, B, D]: bmm).
         single = G == 1
-        step = _Step(self._operands(params, single), single, training)
-        h = x.reshape(B, -1) if single else x.reshape(G, B, -1)
+        ops = self._operands(params, single)
+        first = self.layers[0]
+        shared = (x.shape[0] == 1 and not single and isinstance(first, _Linear)
+                  and ops[first.weight].wide_t is not None)
+        if x.shape[0] != G and not shared:  # dropout first, or weights not side by side
+            x, y = x.expand(G, *x.shape[1:]), y.expand(G, -1)
+        step = _Step(ops, single, training, shared)
+        h = x.reshape(B, -1) if single or shared else x.reshape(G, B, -1)
+        if shared:
+            y = y.expand(G, -1)
         backwards: list[Pullback] = []
         with torch.no_grad():
             for layer in self.layers:
                 h, backward = layer(h, step)
                 backwards.append(backward)
-            losses, dh = self._loss(loss).value_and_grad(h.view(G, B, -1), y)
+            losses, dh = self._loss(loss).value_and_grad(h.reshape(G, B, -1), y)
             if single:
                 dh = dh.view(B, -1)
             for backward in reversed(backwards):
@@ -256,6 +291,13 @@ class DenseChain:
                     w[0], w[0].t(), b[0] if b is not None else None, gw[0],
                     gb[0] if gb is not None else None)
             else:
+                # views, never copies (the optimizer updates the parameters in place), so
+                # only of contiguous tensors; else no shared-input product
+                G, out, D = w.shape
+                wide = w.is_contiguous() and (b is None or b.is_contiguous())
                 self._ops[layer.weight] = _Operands(
-                    w, w.transpose(1, 2), b.unsqueeze(1) if b is not None else None, gw, gb)
+                    w, w.transpose(1, 2), b.unsqueeze(1) if b is not None else None, gw, gb,
+                    wide_t=w.view(G * out, D).t() if wide else None,
+                    wide_b=b.view(G * out) if wide and b is not None else None,
+                    wide_gw=gw.view(G * out, D) if wide else None)
         return self._ops

@@ -139,7 +139,8 @@ class StackedModel:
         """The mean batch loss of each model [G] and the gradient of every parameter.
 
         Args:
-            x: each model's inputs [G, B, ...]; y: labels [G, B].
+            x: each model's inputs [G, B, ...]; y: labels [G, B]. Or x [1, B, ...] and y
+                [1, B]: one batch every model trains on (models that share a data order).
             loss: "cross_entropy" or "mse".
             lam: per-model L2 strength [G] (the reports' lambda * ||W||^2 on the weights
                 `weight_names`, gradient 2 * lambda * W), or None.
@@ -153,7 +154,12 @@ class StackedModel:
             if lam is not None:
                 add_l2_gradient(grads, self.params, weight_names, lam)
             return losses, grads
-        losses = per_model_loss(loss, self(x), y)
+        if x.shape[0] == 1 and self.G > 1:  # one batch for every model
+            logits = self(x[0], shared=True)
+            y = y.expand(self.G, -1)
+        else:
+            logits = self(x)
+        losses = per_model_loss(loss, logits, y)
         objective = losses.sum()
         if lam is not None:
             objective = objective + l2_penalty(self.params, weight_names, lam).sum()

@@ -8,7 +8,9 @@ other hyperparameters, L2, schedule, epochs, init, early stopping. A single run 
 Per epoch, each model sees the training set in its own order (seeded by its `seed`, so
 configurations with the same seed see the same batches: paired comparisons), in batches of
 `batch_size`; the G forward and backward passes are one batched computation
-(`StackedModel`), and one batched optimizer step updates every model. Then every model is
+(`StackedModel`), and one batched optimizer step updates every model. When every model of
+the group has one seed (a grid over hyperparameters at one seed), each batch is gathered
+once and the MLP path multiplies it once by the models' first layers side by side. Then every model is
 evaluated on train, valid and test in inference mode (`evaluation.evaluate`), early
 stopping is applied per model (`early_stopping`), and a model whose loss turned NaN or inf
 stops there, marked diverged. For small models on a CPU with two or more threads, a helper
@@ -228,6 +230,10 @@ class _Group:
         # Each model's data order comes from its own seed; equal seeds share one order.
         self.gens = {s.train.seed: torch.Generator().manual_seed(s.train.seed) for s in specs}
         self.seeds = [s.train.seed for s in specs]
+        # Models that share a seed see the same batches: gathered once, [1, B, ...], and
+        # multiplied once by their first layers side by side (`DenseChain`); not with
+        # augmentation, which draws each model's own variant of a sample.
+        self.one_order = self.G > 1 and len(self.gens) == 1 and not bundle.augmenter
         torch.manual_seed(self.seeds[0])  # dropout masks: reproducible for the group
         self.train_batches = TrainBatches(
             bundle, dev, dtype, torch.Generator().manual_seed(self.seeds[0] + 1))
@@ -347,7 +353,10 @@ class _Group:
     def _gather_ahead(self, pool: ThreadPoolExecutor | None, perms: Tensor | None,
                       ) -> Future | None:
         """The helper thread's gathering of the epoch in order `perms`, when it fits."""
-        if pool is None or perms is None or not self.train_batches.can_gather_epoch(perms.shape):
+        if pool is None or perms is None:
+            return None
+        perms = perms[:1] if self.one_order else perms
+        if not self.train_batches.can_gather_epoch(perms.shape):
             return None
         return pool.submit(self.train_batches, perms)
 
@@ -380,7 +389,7 @@ class _Group:
             if epoch_data is not None:
                 x, y = epoch_data[0][:, i : i + B], epoch_data[1][:, i : i + B]
             else:
-                x, y = self.train_batches(perms[:, i : i + B])
+                x, y = self.train_batches(perms[: 1 if self.one_order else self.G, i : i + B])
             scale, lam = self._objective(x.shape[1])
             batch_loss, grads = stacked.loss_and_grads(x, y, t0.loss, lam, self.weight_names)
             if scale is not None:  # a sum model's gradient: B times its mean's
