@@ -27,6 +27,14 @@ _OWNED = re.compile(r"^\..+\.(?P<host>[A-Za-z0-9]+)-(?P<pid>\d+)\.[a-z0-9_]{8}\.
 _UNOWNED = re.compile(r"^\..+\.[a-z0-9_]{8}\.part$")
 
 
+def give_usual_permissions(path: str | Path) -> None:
+    """Give a file that `tempfile.mkstemp` made (private: 0600) the permissions `open` would
+    have given it: 0666 less the umask. Every atomic write renames such a file into place."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 @contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path in `target`'s folder; when the block ends without an error the
@@ -41,9 +49,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
         tmp = Path(name)
         try:
             yield tmp
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
+            give_usual_permissions(tmp)
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)

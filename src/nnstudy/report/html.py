@@ -237,12 +237,8 @@ def page(title: str, body: str) -> str:
 
 
 def write_page(path: str | Path, text: str) -> Path:
-    """Write a page atomically (a browser refreshing it never sees half of it), readable by
-    all like the run's other files (a temporary file is created private)."""
-    import os
-
+    """Write a page atomically (a browser refreshing it never sees half of it), with the
+    permissions of the run's other files (`write_text_atomic`)."""
     from nnstudy.report.tables import write_text_atomic
 
-    path = write_text_atomic(path, text)
-    os.chmod(path, 0o644)
-    return path
+    return write_text_atomic(path, text)

@@ -126,13 +126,17 @@ def markdown_table(frame: pd.DataFrame, numeric: Collection[str] | None = None) 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write `text` to a temporary file beside `path`, then rename it over `path`, so that a
-    reader never sees half a file."""
+    reader never sees half a file; the file gets the usual permissions (0666 less the
+    umask), as `open` would give it."""
+    from nnstudy.data.atomic import give_usual_permissions
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
+        give_usual_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -80,6 +80,7 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
     The bytes go to a temporary file beside `path`, renamed over it when complete, so a
     reader (a browser refreshing report.html) never sees half an image. Returns the path.
     """
+    from nnstudy.data.atomic import give_usual_permissions
     from nnstudy.errors import ConfigError
 
     path = Path(path)
@@ -93,8 +94,8 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        give_usual_permissions(tmp)  # the temporary file was created private
         os.replace(tmp, path)
-        os.chmod(path, 0o644)  # the temporary file was created private
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
