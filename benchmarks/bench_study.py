@@ -32,6 +32,9 @@ accuracy at the end.
     PYTHONPATH=src:benchmarks python benchmarks/bench_study.py [--grid mlp|sgd]
         [--epochs 15] [--device cpu|cuda] [--root ../shared/data/mnist-10k]
 
+At the end the plain loop runs once more (`--no-plain-again` skips it): this machine's
+speed drifts by a tenth to a quarter over minutes, and the two plain-loop times bound it.
+
 Each line gives the wall time, the ratio plain / it, training samples per second (trials
 x epochs x 8,000 / wall, as if no trial stopped: nnstudy stops a model whose loss blows
 up, the plain loop does not), the achieved GFLOP/s (the training FLOPs of nnstudy's
@@ -215,6 +218,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None,
                     help="nnstudy's worker processes (default: one per core on the CPU, "
                          "one on a GPU)")
+    ap.add_argument("--no-plain-again", action="store_true",
+                    help="skip timing the plain loop a second time at the end (which shows "
+                         "how far the machine's speed drifted during the run)")
     ap.add_argument("--plain-process", action="store_true",
                     help="(internal) run the plain loop and print its figures as JSON")
     args = ap.parse_args()
@@ -249,10 +255,10 @@ def main() -> None:
     print(f"float32 matmul peak (4096^3 mm): {peak:.1f} GFLOP/s; load average "
           f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
-    plain_process_s, out = timed_process(
-        [sys.executable, __file__, "--plain-process", "--grid", args.grid, "--epochs",
-         str(args.epochs), "--device", args.device, "--root", args.root,
-         "--plain-threads", str(args.plain_threads)])
+    plain_cmd = [sys.executable, __file__, "--plain-process", "--grid", args.grid, "--epochs",
+                 str(args.epochs), "--device", args.device, "--root", args.root,
+                 "--plain-threads", str(args.plain_threads)]
+    plain_process_s, out = timed_process(plain_cmd)
     plain_run = json.loads(out.strip().splitlines()[-1])
     plain = plain_run["loop_s"]
     plain_acc = {(o, float(lr), int(s)): a for o, lr, s, a in plain_run["acc"]}
@@ -288,6 +294,11 @@ def main() -> None:
         print(f"  {name:<24}{wall:6.1f} s  {plain_process_s / wall:5.2f}x   (its executor "
               f"{rec['wall_s']:.1f} s; first unit training "
               f"{rec.get('first_train_s', float('nan')):.2f} s after the executor started)")
+    if not args.no_plain_again:  # how far the machine drifted while nnstudy ran
+        again_s, out = timed_process(plain_cmd)
+        again = json.loads(out.strip().splitlines()[-1])["loop_s"]
+        print(f"plain loop again, at the end: its loop {again:.1f} s ({again / plain:.2f} of "
+              f"the first), whole process {again_s:.1f} s")
     print(f"float32 matmul peak again: {matmul_peak(device):.1f} GFLOP/s; load average "
           f"after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 

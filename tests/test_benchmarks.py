@@ -32,7 +32,7 @@ def test_bench_study_prints_every_line_and_eval_at_end_trains_the_same():
     out = _run("bench_study.py", "--grid", "sgd", "--epochs", "1", "--device", "cpu")
     for line in ("plain loop", "nnstudy ungrouped", "nnstudy grouped", "grouped, eval at end",
                  "whole processes", "evaluating every epoch", "eval_every 1",
-                 "first unit training"):
+                 "first unit training", "plain loop again, at the end"):
         assert line in out, line
     # the same training whatever the evaluation cadence: every trial's final test accuracy
     assert "eval at end vs grouped (final test accuracy and status): 20 of 20 equal" in out
