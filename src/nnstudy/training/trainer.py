@@ -10,12 +10,12 @@ configurations with the same seed see the same batches: paired comparisons), in 
 `batch_size`; the G forward and backward passes are one batched computation
 (`StackedModel`), and one batched optimizer step updates every model. When every model of
 the group has one seed (a grid over hyperparameters at one seed), each batch is gathered
-once and the MLP path multiplies it once by the models' first layers side by side. Then every model is
-evaluated on train, valid and test in inference mode (`evaluation.evaluate`), early
-stopping is applied per model (`early_stopping`), and a model whose loss turned NaN or inf
-stops there, marked diverged. For small models on a CPU with two or more threads, a helper
-thread does the evaluation of each epoch while the next one trains (`train_group`'s
-`overlap`), with the same results.
+once and the MLP path multiplies it once by the models' first layers side by side. Then
+every model is evaluated on train, valid and test in inference mode
+(`evaluation.evaluate`), early stopping is applied per model (`early_stopping`), and a
+model whose loss turned NaN or inf stops there, marked diverged. For small models on a CPU
+with two or more threads, a helper thread does the evaluation of each epoch while the next
+one trains (`train_group`'s `overlap`), with the same results.
 
 With `train.eval_every: N` the group is evaluated after every N-th epoch and after each
 model's last one instead of after every epoch (`_Group.evaluates`): epochs in between train
