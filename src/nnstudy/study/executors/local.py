@@ -54,7 +54,10 @@ PRELOAD = ["nnstudy.study.worker", "nnstudy.config.run", "nnstudy.data", "nnstud
 
 def worker_context() -> BaseContext:
     """The multiprocessing context workers start in: the fork server, with `PRELOAD`
-    imported, where the platform has one (Linux, macOS); else spawn."""
+    imported, where the platform has one (Linux, macOS); else spawn. The fork server is
+    one per process: this sets its preload list (`set_forkserver_preload`), which a program
+    that uses the fork server for its own work shares, and which counts only before the
+    server starts."""
     if "forkserver" not in get_all_start_methods():
         return get_context("spawn")
     ctx = get_context("forkserver")
