@@ -200,3 +200,40 @@ def test_workers_report_each_units_epochs_to_the_display(tmp_path):
         assert unit in finished and epochs == sorted(epochs) and set(epochs) <= set(range(1, 7))
     assert {n for _, _, n in seen} == {6}
     _json.dumps(stats)  # the record the store keeps
+
+
+WHERE = textwrap.dedent("""
+    import os
+
+    def unit(payload):
+        return {"group": payload["group"], "results": [],
+                "cwd": os.getcwd(), "env": os.environ.get("NNSTUDY_TEST_MARK")}
+""")
+
+
+@pytest.mark.slow
+def test_workers_take_the_study_processs_directory_and_environment(tmp_path, monkeypatch):
+    """Workers fork from a server started earlier, in another directory and environment:
+    each takes over those of the study process as it starts, as a spawned worker would
+    (a relative data root, a variable such as CUDA_VISIBLE_DEVICES)."""
+    from nnstudy.study.executors.local import start_worker_server
+
+    start_worker_server()  # started before the changes below
+    (tmp_path / "where_unit.py").write_text(WHERE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("NNSTUDY_TEST_MARK", "set after the server started")
+    outcomes: list[dict] = []
+    events = UnitEvents(started=lambda p: None, finished=lambda p, o: outcomes.append(o),
+                        epoch=lambda *a: None)
+    unit = importlib.import_module("where_unit").unit
+    try:
+        LocalExecutor(2, unit=unit).run([{"group": "a"}, {"group": "b"}], 1, events)
+    finally:
+        sys.modules.pop("where_unit", None)
+    assert len(outcomes) == 2
+    for outcome in outcomes:
+        assert outcome["cwd"] == str(work)
+        assert outcome["env"] == "set after the server started"
