@@ -218,6 +218,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None,
                     help="nnstudy's worker processes (default: one per core on the CPU, "
                          "one on a GPU)")
+    ap.add_argument("--max-group-size", type=int, default=None,
+                    help="the grouped studies' max_group_size (default: the study default, "
+                         "8; --grid sgd's group of 20 is then 3 units of 7, 7 and 6)")
     ap.add_argument("--no-plain-again", action="store_true",
                     help="skip timing the plain loop a second time at the end (which shows "
                          "how far the machine's speed drifted during the run)")
@@ -264,12 +267,13 @@ def main() -> None:
     plain_acc = {(o, float(lr), int(s)): a for o, lr, s, a in plain_run["acc"]}
     server_s = warm_worker_server()
     ungrouped = run_study(study_of(args.grid, data, args.epochs, args.device, 1), workers)
-    grouped = run_study(study_of(args.grid, data, args.epochs, args.device, None), workers)
-    at_end = run_study(study_of(args.grid, data, args.epochs, args.device, None, args.epochs),
+    size = args.max_group_size
+    grouped = run_study(study_of(args.grid, data, args.epochs, args.device, size), workers)
+    at_end = run_study(study_of(args.grid, data, args.epochs, args.device, size, args.epochs),
                        workers)
-    cli_s, record = cli_study(study_spec(args.grid, data, args.epochs, args.device, None))
+    cli_s, record = cli_study(study_spec(args.grid, data, args.epochs, args.device, size))
     cli_end_s, record_end = cli_study(study_spec(args.grid, data, args.epochs, args.device,
-                                                 None, args.epochs))
+                                                 size, args.epochs))
 
     def line(name: str, wall: float) -> str:
         gflops = flops / wall / 1e9
