@@ -221,10 +221,14 @@ def _execute(store: TrialStore, out: Path, executor: Executor, threads: int,
         store.mark_running([i for i, _ in payload["trials"]])
         display.started(payload)
 
+    began: list[float] = []  # time.time() each unit began to train (`run_group`'s train_start)
+
     def finished(payload: dict[str, Any], outcome: dict[str, Any]) -> None:
+        if outcome.get("train_start") is not None:
+            began.append(outcome["train_start"])
         _commit(store, out, payload, outcome, display)
 
-    start = time.perf_counter()
+    start, wall_clock = time.perf_counter(), time.time()
     stats: dict[str, Any] | None = None
     try:
         stats = executor.run(payloads, threads, UnitEvents(started, finished, display.epoch))
@@ -233,6 +237,8 @@ def _execute(store: TrialStore, out: Path, executor: Executor, threads: int,
         meta = store.meta()
         record = stats if stats is not None else {"executor": executor.name,
                                                   "interrupted": True}
+        if began:  # worker start-up, imports and data loading, whatever the executor
+            record = {**record, "first_train_s": round(max(0.0, min(began) - wall_clock), 3)}
         store.set_meta(wall_time_s=meta.get("wall_time_s", 0.0) + time.perf_counter() - start,
                        executions=[*meta.get("executions", []), record])
 

@@ -355,17 +355,18 @@ class _Group:
         """The helper thread's gathering of the epoch in order `perms`, when it fits."""
         if pool is None or perms is None:
             return None
-        perms = perms[:1] if self.one_order else perms
         if not self.train_batches.can_gather_epoch(perms.shape):
             return None
         return pool.submit(self.train_batches, perms)
 
     def _draw_perms(self) -> Tensor:
         """Each model's order of the training samples for the next epoch, [G, N]: one
-        draw per seed and epoch from that seed's generator."""
+        draw per seed and epoch from that seed's generator; [1, N] when the group has one
+        seed (`one_order`: the models share their batches)."""
         n_train = len(self.bundle.train)
         perm_of = {s: torch.randperm(n_train, generator=gen) for s, gen in self.gens.items()}
-        return torch.stack([perm_of[s] for s in self.seeds]).to(self.dev)
+        seeds = self.seeds[:1] if self.one_order else self.seeds
+        return torch.stack([perm_of[s] for s in seeds]).to(self.dev)
 
     def _train_epoch(self, epoch: int, perms: Tensor, ahead: Future | None) -> list[float]:
         """One epoch of every training model, each in its order `perms` [G, N]; returns
@@ -389,7 +390,7 @@ class _Group:
             if epoch_data is not None:
                 x, y = epoch_data[0][:, i : i + B], epoch_data[1][:, i : i + B]
             else:
-                x, y = self.train_batches(perms[: 1 if self.one_order else self.G, i : i + B])
+                x, y = self.train_batches(perms[:, i : i + B])
             scale, lam = self._objective(x.shape[1])
             batch_loss, grads = stacked.loss_and_grads(x, y, t0.loss, lam, self.weight_names)
             if scale is not None:  # a sum model's gradient: B times its mean's

@@ -73,6 +73,11 @@ def test_every_executor_on_this_machine_gives_the_same_numbers_per_trial(tmp_pat
     store = open_store(tmp_path / "local")
     assert [e["executor"] for e in store.meta()["executions"]] == ["local"]
     store.close()
+    for name in ("inprocess", "local"):  # the runner records the start-up, any executor
+        store = open_store(tmp_path / name)
+        (record,) = store.meta()["executions"]
+        store.close()
+        assert 0 <= record["first_train_s"] <= record["wall_s"]
 
 
 def test_an_address_where_no_cluster_answers_is_one_line_and_writes_nothing(tmp_path, capsys):

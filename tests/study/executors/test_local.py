@@ -193,7 +193,6 @@ def test_workers_report_each_units_epochs_to_the_display(tmp_path):
                         epoch=lambda u, e, n: seen.append((u, e, n)))
     stats = LocalExecutor(2).run(payloads, 1, events)
     assert sorted(finished) == sorted(p["group"] for p in payloads)
-    assert stats["first_train_s"] >= 0
     assert seen, "no epoch event reached the study process"
     for unit in {u for u, _, _ in seen}:
         epochs = [e for u, e, n in seen if u == unit]

@@ -37,17 +37,3 @@ class Executor(Protocol):
     def run(self, payloads: list[Payload], threads: int, events: UnitEvents
             ) -> dict[str, Any]: ...
 
-
-def earliest(first: float | None, outcome: Outcome) -> float | None:
-    """The earlier of `first` and the time (`time.time()`) the unit of `outcome` began to
-    train, its data loaded (`run_group`'s "train_start"; absent when it failed first)."""
-    began = outcome.get("train_start")
-    if began is None:
-        return first
-    return began if first is None else min(first, began)
-
-
-def first_step_stat(first: float | None, started: float) -> dict[str, float]:
-    """`first_train_s`: seconds from the executor's start to the first unit's training
-    (worker start-up, import, data loading), for the study's `executions` record."""
-    return {} if first is None else {"first_train_s": round(max(0.0, first - started), 3)}

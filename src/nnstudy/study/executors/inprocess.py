@@ -11,7 +11,7 @@ import time
 from functools import partial
 from typing import Any
 
-from nnstudy.study.executors.base import Payload, UnitEvents, earliest, first_step_stat
+from nnstudy.study.executors.base import Payload, UnitEvents
 
 
 class InProcessExecutor:
@@ -23,19 +23,17 @@ class InProcessExecutor:
 
         from nnstudy.study.worker import run_group
 
-        start, started, first = time.perf_counter(), time.time(), None
+        start = time.perf_counter()
         saved = torch.get_num_threads()
         try:
             for payload in payloads:
                 events.started(payload)
                 outcome = run_group(payload, progress=partial(_epoch, events, payload["group"]))
-                first = earliest(first, outcome)
                 events.finished(payload, outcome)
         finally:
             torch.set_num_threads(saved)
         return {"executor": self.name, "units": len(payloads),
-                "wall_s": round(time.perf_counter() - start, 3),
-                **first_step_stat(first, started)}
+                "wall_s": round(time.perf_counter() - start, 3)}
 
 
 def _epoch(events: UnitEvents, unit: str, epoch: int, epochs: int, _metrics: Any) -> None:

@@ -34,13 +34,7 @@ from multiprocessing.context import BaseContext
 from queue import Empty
 from typing import Any
 
-from nnstudy.study.executors.base import (
-    Outcome,
-    Payload,
-    UnitEvents,
-    earliest,
-    first_step_stat,
-)
+from nnstudy.study.executors.base import Outcome, Payload, UnitEvents
 
 # Deaths of a unit's worker, with the unit alone in its pool, before its trials are failed.
 MAX_ATTEMPTS = 3
@@ -85,12 +79,10 @@ class LocalExecutor:
         self.workers = workers
         self.max_attempts = max_attempts
         self.unit = unit
-        self._started, self._first_step = 0.0, None  # time.time(): run's start, first training
 
     def run(self, payloads: list[Payload], threads: int, events: UnitEvents
             ) -> dict[str, Any]:
         start = time.perf_counter()
-        self._started, self._first_step = time.time(), None
         deaths = {p["group"]: 0 for p in payloads}
         announced: set[str] = set()
         queue, suspects = list(payloads), []
@@ -116,8 +108,7 @@ class LocalExecutor:
                         "error": f"worker died {deaths[group]} times running this unit"})
         return {"executor": self.name, "workers": self.workers, "units": len(payloads),
                 "pools": pools, "worker_deaths": {g: n for g, n in deaths.items() if n},
-                "wall_s": round(time.perf_counter() - start, 3),
-                **first_step_stat(self._first_step, self._started)}
+                "wall_s": round(time.perf_counter() - start, 3)}
 
     def _run_pool(self, queue: list[Payload], workers: int, threads: int,
                   events: UnitEvents, announced: set[str]
@@ -160,7 +151,6 @@ class LocalExecutor:
                                 continue
                             except Exception as exc:  # the unit could not be sent or read back
                                 outcome = {"group": payload["group"], "error": f"worker: {exc!r}"}
-                            self._first_step = earliest(self._first_step, outcome)
                             events.finished(payload, outcome)
                 except KeyboardInterrupt:
                     # Workers ignore SIGINT; stop them now rather than wait for their units (the
